@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class ConfigsConfig(AppConfig):
+    """Per app (tenant schema): immutable config revisions and the Agent rows materialised from one."""
+
+    name = "apps.configs"
+    label = "configs"
+    default_auto_field = "django.db.models.BigAutoField"

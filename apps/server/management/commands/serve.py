@@ -1,0 +1,141 @@
+"""`hector serve`: migrate, seed the default app from the config file, print the banner, run daphne."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from agents.config_loader import ConfigError, LoadedConfig, format_issue, load_config_file
+from agents.config_loader import minimal_config_yaml
+from apps.configs.file_sync import ConfigWatcher, reload_config_file
+from apps.server.management.commands.hector_migrate import migrate_all
+from apps.tenancy import auth
+from apps.tenancy.services import ensure_default_app
+from hector_site.database_url import mask_database_url
+from hector_site.flags import DATABASE_FLAGS, SEED_FLAGS, SERVE_FLAGS, add_flags, flag_value
+from hector_site.version import version_line
+
+logger = logging.getLogger(__name__)
+
+
+def config_path() -> Path:
+    return Path(flag_value("config") or settings.DATA_DIR / "config.yaml").expanduser().resolve()
+
+
+def ensure_config_file(path: Path) -> bool:
+    """Zero-config start: write a minimal valid config (shaped by the seed flags) if none exists."""
+    if path.exists():
+        return False
+    seeds: dict[str, Any] = {}
+    for name in SEED_FLAGS:
+        value = flag_value(name)
+        if value is not None:
+            seeds[name.replace("-", "_")] = value
+    for numeric, cast in (("temperature", float), ("max_tokens", int)):
+        if numeric in seeds:
+            try:
+                seeds[numeric] = cast(seeds[numeric])
+            except ValueError as exc:
+                raise CommandError(f"--{numeric.replace('_', '-')}: not a number: {seeds[numeric]}") from exc
+    if isinstance(seeds.get("tools"), str):
+        seeds["tools"] = [t.strip() for t in seeds["tools"].split(",") if t.strip()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(minimal_config_yaml(**seeds))
+    return True
+
+
+class Command(BaseCommand):
+    help = "Start the Hector server (HTTP + websockets) on the embedded or given Postgres."
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        add_flags(parser, DATABASE_FLAGS + SERVE_FLAGS)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        started = time.monotonic()
+        path = config_path()
+        created = ensure_config_file(path)
+        loaded = self._load(path)
+        migrate_all()
+        ensure_default_app(config=loaded.lean, sync=bool(flag_value("sync")))
+        secret = auth.ensure_admin_secret()
+        auth.ensure_signing_key()
+        host, port = flag_value("host") or "0.0.0.0", int(flag_value("port") or 8080)
+        self._banner(path, created, loaded, secret, host, port, started)
+        watcher = None
+        if not flag_value("no-watch"):
+            watcher = ConfigWatcher(path)
+            watcher.start()
+        signal.signal(signal.SIGHUP, lambda *_: threading.Thread(
+            target=reload_config_file, args=(path,), daemon=True).start())
+        try:
+            self._run_daphne(host, port)
+        finally:
+            if watcher:
+                watcher.stop()
+
+    def _load(self, path: Path) -> LoadedConfig:
+        try:
+            return load_config_file(path)
+        except ConfigError as error:
+            for issue in error.errors:
+                self.stderr.write(format_issue(str(path), issue))
+            raise CommandError(f"{path} is not a valid config ({len(error.errors)} error(s))") from error
+
+    def _banner(
+        self,
+        path: Path,
+        created: bool,
+        loaded: LoadedConfig,
+        secret: str | None,
+        host: str,
+        port: int,
+        started: float,
+    ) -> None:
+        shown_host = "localhost" if host in {"0.0.0.0", "::", ""} else host
+        base = f"http://{shown_host}:{port}"
+        config = loaded.config
+        out = self.stdout
+        out.write(f"\n  {version_line()}")
+        out.write(f"  Listening     {host}:{port}")
+        out.write(f"  Database      {mask_database_url(settings.DATABASE_URL)}")
+        out.write(f"  Config        {path}{'  (created)' if created else ''}")
+        out.write(
+            f"  Loaded        {len(config.agents)} agent(s), {len(config.llms)} LLM(s), "
+            f"{len(config.tools)} tool(s)"
+        )
+        out.write(f"  Metrics       {'/metrics' if settings.HECTOR_METRICS else 'off (--metrics)'}")
+        for name in config.agents:
+            out.write(f"  Agent         {base}/agents/{name}")
+        out.write(f"\n  Studio        {base}/")
+        if secret:
+            out.write("  Admin secret  " + self.style.WARNING(secret))
+            out.write("                (generated and stored; set your own with --auth-secret)")
+        else:
+            out.write("  Admin secret  the one given with --auth-secret")
+        out.write(f"  Ready in      {time.monotonic() - started:.2f}s\n")
+        sys.stdout.flush()
+
+    def _run_daphne(self, host: str, port: int) -> None:
+        from daphne.endpoints import build_endpoint_description_strings
+        from daphne.server import Server
+
+        from hector_site.asgi import application
+
+        Server(
+            application=application,
+            endpoints=build_endpoint_description_strings(host=host, port=port),
+            signal_handlers=True,
+            http_timeout=None,
+            websocket_timeout=86400,
+            application_close_timeout=10,
+            verbosity=0,
+        ).run()

@@ -1,0 +1,14 @@
+from django.urls import path, re_path
+
+from apps.tenancy.api import views
+from hector_site.errors import not_found_view
+
+urlpatterns = [
+    path("apps", views.AppListView.as_view()),
+    path("apps/<str:app_id>", views.AppDetailView.as_view()),
+    path("apps/<str:app_id>/token", views.AppTokenView.as_view()),
+    path("reload", views.ReloadView.as_view()),
+    path("jwks", views.JwksView.as_view()),
+    path("jwks.json", views.JwksView.as_view()),
+    re_path(r"^.*$", not_found_view),
+]

@@ -1,0 +1,26 @@
+"""Running ORM work for one app from async code.
+
+django-tenants keeps the schema on the thread's connection and has no async support, so async code
+never relies on whatever schema a thread happens to hold: each hop names its schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from asgiref.sync import sync_to_async
+from django_tenants.utils import schema_context
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+async def in_schema(schema: str, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run `fn` in a thread with the connection set to `schema`, restoring it afterwards."""
+
+    def call() -> T:
+        with schema_context(schema):
+            return fn(*args, **kwargs)
+
+    return await sync_to_async(call, thread_sensitive=True)()

@@ -1,0 +1,121 @@
+"""Tenant resolution, in one place.
+
+Order (SPEC 3.1): an app token selects its app; an `/apps/<id>/...` prefix selects one for other callers
+(an app token naming another app gets 404, never a peek); `app_id` on /admin/* for the admin secret; a
+django-tenants Domain matching the host; otherwise `default`.
+
+This middleware is sync on purpose: under ASGI Django runs it in the request's thread-sensitive
+thread, the same one that serves the request's `sync_to_async` ORM calls, so the schema it sets is the
+one those calls see. Code that queries after the response has been handed back (a streaming body)
+must set the schema itself: see `apps.tenancy.context.in_schema`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
+
+from apps.tenancy.auth import ANONYMOUS, InvalidCredentials, Principal, authenticate_bearer
+from apps.tenancy.models import DEFAULT_APP_ID, App, Domain
+from hector_site.errors import HectorError, NotFound, Unauthorized, error_response
+
+APP_PREFIX = re.compile(r"^/apps/(?P<app>[^/]+)(?P<rest>/.*)?$")
+
+# A bad credential on these paths is ignored rather than refused: they are public by nature.
+PUBLIC_PATH_PREFIXES = ("/health", "/schema", "/admin/jwks", "/metrics", "/static/", "/api/")
+
+DOMAIN_CACHE_TTL_S = 10.0
+
+
+class _DomainCache:
+    """Host -> app id, refreshed every few seconds: hostname routing is rare and rarely changes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loaded_at = 0.0
+        self._hosts: dict[str, str] = {}
+
+    def app_id_for(self, host: str) -> str | None:
+        now = time.monotonic()
+        if now - self._loaded_at > DOMAIN_CACHE_TTL_S:
+            with self._lock:
+                self._hosts = dict(Domain.objects.values_list("domain", "tenant_id"))
+                self._loaded_at = now
+        return self._hosts.get(host)
+
+    def clear(self) -> None:
+        self._loaded_at = 0.0
+
+
+domain_cache = _DomainCache()
+
+
+class TenantMiddleware:
+    sync_capable = True
+    async_capable = False
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        connection.set_schema_to_public()
+        try:
+            principal = authenticate(request)
+            app = resolve_app(request, principal)
+        except HectorError as error:
+            return error_response(error)
+        request.principal = principal  # type: ignore[attr-defined]
+        request.tenant = app  # type: ignore[attr-defined]
+        connection.set_tenant(app)
+        try:
+            return self.get_response(request)
+        finally:
+            connection.set_schema_to_public()
+
+
+def bearer_token(request: HttpRequest) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def authenticate(request: HttpRequest) -> Principal:
+    token = bearer_token(request)
+    if token is None:
+        return ANONYMOUS
+    try:
+        return authenticate_bearer(token)
+    except InvalidCredentials as exc:
+        if request.path_info.startswith(PUBLIC_PATH_PREFIXES):
+            return ANONYMOUS
+        raise Unauthorized("Unauthorized") from exc
+
+
+def resolve_app(request: HttpRequest, principal: Principal) -> App:
+    prefix = APP_PREFIX.match(request.path_info)
+    if prefix:
+        request.path_info = prefix["rest"] or "/"
+    if principal.app is not None:
+        if prefix and prefix["app"] != principal.app.id:
+            raise NotFound("App not found")
+        return principal.app
+    if prefix:
+        return _load_app(prefix["app"])
+    if principal.is_admin and request.path_info.startswith("/admin/") and "app_id" in request.GET:
+        return _load_app(request.GET["app_id"])
+    host_app = domain_cache.app_id_for(request.get_host().split(":")[0])
+    return _load_app(host_app or DEFAULT_APP_ID)
+
+
+def _load_app(app_id: str) -> App:
+    app = App.objects.filter(pk=app_id).first()
+    if app is None:
+        raise NotFound("App not found")
+    return app

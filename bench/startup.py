@@ -1,0 +1,41 @@
+"""Time from process start to /health 200 on a warm data dir, and idle RSS of the web process.
+
+Target: ready <= 2 s, idle RSS <= 120 MB. Run: python bench/startup.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+from _server import free_port, start_server, stop_server
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="hector-bench-") as tmp:
+        data_dir = Path(tmp) / "data"
+        process, cold = start_server(data_dir, free_port())  # first start: initdb + migrations
+        stop_server(process)
+        print(f"cold start (initdb + migrate): {cold:.2f} s")
+        times, rss = [], []
+        for _ in range(options.runs):
+            process, ready = start_server(data_dir, free_port())
+            time.sleep(2.0)  # idle
+            rss.append(psutil.Process(process.pid).memory_info().rss / 2**20)
+            times.append(ready)
+            stop_server(process)
+        print(f"warm start to /health 200: median {statistics.median(times):.2f} s, "
+              f"max {max(times):.2f} s over {len(times)} runs (target <= 2 s)")
+        print(f"idle RSS of the web process: median {statistics.median(rss):.0f} MB, "
+              f"max {max(rss):.0f} MB (target <= 120 MB)")
+
+
+if __name__ == "__main__":
+    main()

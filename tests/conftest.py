@@ -1,0 +1,42 @@
+"""Shared fixtures: one migrated database per run, the template schema, the default app."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.test import Client
+
+from tests.factories import ADMIN_SECRET_CACHE
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> Iterator[None]:
+    """After pytest-django migrated the shared schema: template schema, default app, admin secret."""
+    from apps.tenancy import auth
+    from apps.tenancy.schemas import migrate_template
+    from apps.tenancy.services import ensure_default_app
+
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        migrate_template()
+        ensure_default_app(config=None)
+        auth.forget_cached_secret()
+        ADMIN_SECRET_CACHE["secret"] = auth.ensure_admin_secret()
+    yield
+
+
+@pytest.fixture
+def admin_secret(db: None) -> str:
+    secret = ADMIN_SECRET_CACHE["secret"]
+    assert secret
+    return secret
+
+
+@pytest.fixture
+def admin_client(admin_secret: str) -> Client:
+    return Client(headers={"Authorization": f"Bearer {admin_secret}"})
+
+
+@pytest.fixture
+def anon_client(db: None) -> Client:
+    return Client()
