@@ -75,7 +75,7 @@ def _is_alive(pid: int) -> bool:
 
 
 def _ensure_watchdog(pgdata: Path) -> None:
-    pid_file = pgdata / WATCHDOG_PID_FILE
+    pid_file = pgdata.parent / WATCHDOG_PID_FILE
     with contextlib.suppress(FileNotFoundError, ValueError):
         if _is_alive(int(pid_file.read_text().strip())):
             return
@@ -129,7 +129,7 @@ def watch(pgdata: Path) -> None:
             stop(pgdata)
             break
     with contextlib.suppress(FileNotFoundError):
-        (pgdata / WATCHDOG_PID_FILE).unlink()
+        (pgdata.parent / WATCHDOG_PID_FILE).unlink()
 
 
 if __name__ == "__main__":

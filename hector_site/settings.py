@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import warnings
 from pathlib import Path
 
 from hector_site import embedded_pg
@@ -72,6 +73,8 @@ PUBLIC_SCHEMA_NAME = "public"
 # pgvector lives in its own schema so every app schema sees it without owning a copy.
 PG_EXTRA_SEARCH_PATHS = ["extensions"]
 TENANT_LIMIT_SET_CALLS = True
+# django-tenants checks PG_EXTRA_SEARCH_PATHS against the tenant table in AppConfig.ready().
+warnings.filterwarnings("ignore", message="Accessing the database during app initialization")
 
 SHARED_APPS = [
     "django_tenants",
@@ -192,7 +195,8 @@ LOGGING = {
     },
     "handlers": {
         "console": {
-            "class": "logging.StreamHandler",
+            "class": "logging.FileHandler" if os.environ.get("HECTOR_LOG_FILE") else "logging.StreamHandler",
+            **({"filename": os.environ["HECTOR_LOG_FILE"]} if os.environ.get("HECTOR_LOG_FILE") else {}),
             "formatter": os.environ.get("HECTOR_LOG_FORMAT", "text"),
         }
     },

@@ -6,6 +6,7 @@ never relies on whatever schema a thread happens to hold: each hop names its sch
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -24,3 +25,14 @@ async def in_schema(schema: str, fn: Callable[P, T], *args: P.args, **kwargs: P.
             return fn(*args, **kwargs)
 
     return await sync_to_async(call, thread_sensitive=True)()
+
+
+def public_schema(fn: Callable[P, T]) -> Callable[P, T]:
+    """Run a registry service in the public schema (django-tenants refuses tenant writes elsewhere)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        with schema_context("public"):
+            return fn(*args, **kwargs)
+
+    return wrapper

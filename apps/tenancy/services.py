@@ -15,6 +15,8 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django_tenants.utils import schema_context
 
+from apps.tenancy.context import public_schema
+
 from apps.configs import services as config_services
 from apps.tenancy import auth, schemas
 from apps.tenancy.models import APP_ID_PATTERN, DEFAULT_APP_ID, App
@@ -63,6 +65,7 @@ def _check_id(app_id: str) -> None:
         )
 
 
+@public_schema
 def create_app(
     *,
     name: str,
@@ -109,6 +112,7 @@ def create_app(
     return CreatedApp(app=app, access_token=token)
 
 
+@public_schema
 def update_app(
     *,
     app_id: str,
@@ -145,6 +149,7 @@ def update_app(
     return app
 
 
+@public_schema
 def delete_app(*, app_id: str) -> None:
     """Drop the app's schema (every row it owned) and its registry row; its tokens stop working."""
     if app_id == DEFAULT_APP_ID:
@@ -160,6 +165,7 @@ def delete_app(*, app_id: str) -> None:
     logger.info("app deleted app=%s", app_id)
 
 
+@public_schema
 def regenerate_token(
     *, app_id: str, issuer: str, ttl_s: int | None = None, revoke_previous: bool = True
 ) -> str:
@@ -174,6 +180,7 @@ def regenerate_token(
     return auth.issue_app_token(app, issuer=issuer, ttl_s=ttl_s)
 
 
+@public_schema
 def ensure_default_app(*, config: dict[str, Any] | None, sync: bool = False) -> App:
     """The `default` app always exists. A config file seeds it when it has none (or on --sync)."""
     app = App.objects.filter(pk=DEFAULT_APP_ID).first()

@@ -53,7 +53,7 @@ def test_validate_exit_codes(tmp_path: Path) -> None:
     assert run("validate", str(good)).returncode == 0
     result = run("validate", "--config", str(bad))
     assert result.returncode == 1
-    assert f"{bad}:5:10: agents.writer.llm: unknown llm" in result.stderr
+    assert f"{bad}:5:5: agents.writer.llm: unknown llm" in result.stderr
     assert run("validate", str(tmp_path / "missing.yaml")).returncode == 2
     assert run("validate").returncode == 2
 

@@ -221,7 +221,7 @@ def test_delete_unknown_app_is_404(admin_client: Client) -> None:
 
 def test_regenerating_a_token_revokes_older_ones(admin_client: Client) -> None:
     app, old = make_app(name="rotate")
-    response = admin_client.post(f"/admin/apps/{app.id}/token")
+    response = admin_client.post(f"/admin/apps/{app.id}/token", content_type="application/json")
     assert response.status_code == 200
     body = response.json()
     assert body["token_type"] == "bearer"

@@ -16,8 +16,8 @@ REQUESTS_PER_APP = 120
 ROUTES = ("/probe/in-schema", "/probe/request-thread", "/probe/stream")
 
 
-@pytest.fixture
-def two_committed_apps(django_db_blocker: Any) -> Iterator[dict[str, tuple[str, list[str]]]]:
+@pytest.fixture(scope="module")
+def two_committed_apps(django_db_setup: None, django_db_blocker: Any) -> Iterator[dict[str, tuple[str, list[str]]]]:
     """Committed rows: the ASGI handler's threads use their own connections, not the test's."""
     specs = {"iso-alpha": ["alpha-one", "alpha-two"], "iso-beta": ["beta-one"]}
     tokens: dict[str, tuple[str, list[str]]] = {}

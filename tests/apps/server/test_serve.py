@@ -1,0 +1,99 @@
+"""`hector serve` end to end: zero-config start, banner, Admin API, hot reload, restart reuse."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.live_server import LiveServer, start_live_server
+
+pytestmark = pytest.mark.live
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    live = start_live_server(tmp_path_factory.mktemp("serve") / "data")
+    yield live
+    live.stop()
+
+
+def test_zero_config_start_creates_config_and_prints_secret(server: LiveServer) -> None:
+    assert (server.data_dir / "config.yaml").exists()
+    out = server.text()
+    assert f"Studio        http://127.0.0.1:{server.port}/" in out
+    assert "/agents/assistant" in out
+    secret = server.admin_secret()
+    health = httpx.get(f"{server.url}/health").json()
+    assert health["status"] == "ok"
+    assert health["database"] == "ok"
+    assert httpx.get(f"{server.url}/admin/apps",
+                     headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+
+
+def test_app_lifecycle_over_http(server: LiveServer) -> None:
+    auth = {"Authorization": f"Bearer {server.admin_secret()}"}
+    with httpx.Client(base_url=server.url, headers=auth) as client:
+        created = client.post("/admin/apps", json={"name": "live-app"})
+        assert created.status_code == 201
+        app_id = created.json()["app"]["id"]
+        token = created.json()["access_token"]
+        assert client.get(f"/admin/apps/{app_id}").status_code == 200
+        assert httpx.get(f"{server.url}/admin/apps",
+                         headers={"Authorization": f"Bearer {token}"}).status_code == 403
+        assert client.delete(f"/admin/apps/{app_id}").status_code == 204
+        assert httpx.get(f"{server.url}/agents",
+                         headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def default_app(server: LiveServer) -> dict[str, object]:
+    auth = {"Authorization": f"Bearer {server.admin_secret()}"}
+    return httpx.get(f"{server.url}/admin/apps/default", headers=auth).json()
+
+
+def wait_for_revision(server: LiveServer, revision: int, timeout_s: float = 2.0) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        if default_app(server)["active_revision"] == revision:
+            return time.monotonic() - started
+        time.sleep(0.05)
+    raise AssertionError(f"revision {revision} not active after {timeout_s}s: {default_app(server)}")
+
+
+def test_config_file_edits_are_hot_reloaded(server: LiveServer) -> None:
+    config = server.data_dir / "config.yaml"
+    before = default_app(server)["active_revision"]
+    assert isinstance(before, int)
+    config.write_text(
+        "llms:\n  default: {provider: ollama, model: qwen3}\n"
+        "agents:\n  assistant: {llm: default, instruction: Be brief.}\n"
+        "  helper: {llm: default, instruction: Help.}\n"
+    )
+    wait_for_revision(server, before + 1)
+    assert '"helper"' in str(default_app(server)["config_json"])
+
+    config.write_text("llms:\n  default: {provider: ollama}\nagents:\n  broken:\n    llm: nope\n")
+    assert server.wait_for_output("agents.broken.llm", timeout_s=5)
+    assert "config.yaml:5:" in server.text()
+    assert default_app(server)["active_revision"] == before + 1
+
+
+def test_restart_on_same_data_dir_reuses_database_and_secret(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    first = start_live_server(data_dir)
+    secret = first.admin_secret()
+    created = httpx.post(f"{first.url}/admin/apps", json={"name": "survivor"},
+                         headers={"Authorization": f"Bearer {secret}"})
+    assert created.status_code == 201
+    first.stop()
+    second = start_live_server(data_dir)
+    try:
+        assert second.admin_secret() == secret
+        apps = httpx.get(f"{second.url}/admin/apps",
+                         headers={"Authorization": f"Bearer {secret}"}).json()["apps"]
+        assert "survivor" in [a["name"] for a in apps]
+    finally:
+        second.stop()
