@@ -1,4 +1,4 @@
-"""Start `hector serve` in a subprocess on a data dir and wait for /health (shared by the benches)."""
+"""Start `hector serve` in a subprocess on a data dir and wait for /health."""
 
 from __future__ import annotations
 
@@ -26,8 +26,20 @@ def start_server(data_dir: Path, port: int, *extra: str) -> tuple[subprocess.Pop
     env["HECTOR_AUTH_SECRET"] = "bench-secret"
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--data-dir", str(data_dir), "--host", "127.0.0.1",
-         "--port", str(port), "--no-watch", "--no-worker", *extra],
+        [
+            sys.executable,
+            "manage.py",
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-watch",
+            "--no-worker",
+            *extra,
+        ],
         cwd=REPO,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -36,7 +48,9 @@ def start_server(data_dir: Path, port: int, *extra: str) -> tuple[subprocess.Pop
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited: {process.stderr.read().decode() if process.stderr else ''}")
+            raise RuntimeError(
+                f"server exited: {process.stderr.read().decode() if process.stderr else ''}"
+            )
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
                 return process, time.perf_counter() - started

@@ -31,10 +31,14 @@ def main() -> None:
             rss.append(psutil.Process(process.pid).memory_info().rss / 2**20)
             times.append(ready)
             stop_server(process)
-        print(f"warm start to /health 200: median {statistics.median(times):.2f} s, "
-              f"max {max(times):.2f} s over {len(times)} runs (target <= 2 s)")
-        print(f"idle RSS of the web process: median {statistics.median(rss):.0f} MB, "
-              f"max {max(rss):.0f} MB (target <= 120 MB)")
+        print(
+            f"warm start to /health 200: median {statistics.median(times):.2f} s, "
+            f"max {max(times):.2f} s over {len(times)} runs (target <= 2 s)"
+        )
+        print(
+            f"idle RSS of the web process: median {statistics.median(rss):.0f} MB, "
+            f"max {max(rss):.0f} MB (target <= 120 MB)"
+        )
 
 
 if __name__ == "__main__":

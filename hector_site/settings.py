@@ -1,7 +1,7 @@
 """One settings module, configured from the environment (12-factor).
 
-The CLI (`hector_site.cli`) turns flags into `HECTOR_*` variables before Django starts, so a web process,
-a worker and a management command configured the same way behave the same way.
+The CLI (`hector_site.cli`) turns flags into `HECTOR_*` variables before Django starts, so a web
+process, a worker and a management command configured the same way behave the same way.
 """
 
 from __future__ import annotations
@@ -195,8 +195,14 @@ LOGGING = {
     },
     "handlers": {
         "console": {
-            "class": "logging.FileHandler" if os.environ.get("HECTOR_LOG_FILE") else "logging.StreamHandler",
-            **({"filename": os.environ["HECTOR_LOG_FILE"]} if os.environ.get("HECTOR_LOG_FILE") else {}),
+            "class": "logging.FileHandler"
+            if os.environ.get("HECTOR_LOG_FILE")
+            else "logging.StreamHandler",
+            **(
+                {"filename": os.environ["HECTOR_LOG_FILE"]}
+                if os.environ.get("HECTOR_LOG_FILE")
+                else {}
+            ),
             "formatter": os.environ.get("HECTOR_LOG_FORMAT", "text"),
         }
     },

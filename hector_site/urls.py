@@ -18,11 +18,14 @@ urlpatterns = [
     path("health", observability.health),
     path("metrics", observability.metrics),
     path("schema", server.config_schema),
-    path("api/schema", SpectacularAPIView.as_view(urlconf="apps.tenancy.api.urls"), name="api-schema"),
+    path(
+        "api/schema", SpectacularAPIView.as_view(urlconf="apps.tenancy.api.urls"), name="api-schema"
+    ),
     path("api/docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", include("apps.tenancy.api.urls")),
     path("studio/", include("apps.studio.urls")),
-    # Static assets are served by the app itself: `hector serve` is the whole product, no proxy needed.
+    # Static assets are served by the app itself: `hector serve` is the whole product, no proxy
+    # needed.
     re_path(r"^static/(?P<path>.*)$", serve_static, {"insecure": True}),
 ]
 

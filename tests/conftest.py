@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from django.test import Client
 
@@ -11,8 +9,8 @@ from tests.factories import ADMIN_SECRET_CACHE
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> Iterator[None]:
-    """After pytest-django migrated the shared schema: template schema, default app, admin secret."""
+def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> None:
+    """After pytest-django migrated the shared schema: template, default app, admin secret."""
     from apps.tenancy import auth
     from apps.tenancy.schemas import migrate_template
     from apps.tenancy.services import ensure_default_app
@@ -22,7 +20,6 @@ def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequ
         ensure_default_app(config=None)
         auth.forget_cached_secret()
         ADMIN_SECRET_CACHE["secret"] = auth.ensure_admin_secret()
-    yield
 
 
 @pytest.fixture

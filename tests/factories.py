@@ -16,8 +16,9 @@ MINIMAL_CONFIG: dict[str, Any] = {
 }
 
 
-def make_app(*, name: str | None = None, app_id: str | None = None,
-             config: dict[str, Any] | None = None) -> tuple[Any, str]:
+def make_app(
+    *, name: str | None = None, app_id: str | None = None, config: dict[str, Any] | None = None
+) -> tuple[Any, str]:
     """Create an app through the service layer; returns (app, access_token)."""
     from apps.tenancy.services import create_app
 

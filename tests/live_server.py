@@ -64,8 +64,19 @@ def start_live_server(data_dir: Path, *args: str, timeout_s: float = 90.0) -> Li
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "HECTOR_DATA_DIR"}}
     env["PYTHONUNBUFFERED"] = "1"
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--data-dir", str(data_dir), "--host", "127.0.0.1",
-         "--port", str(port), "--no-worker", *args],
+        [
+            sys.executable,
+            "manage.py",
+            "serve",
+            "--data-dir",
+            str(data_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-worker",
+            *args,
+        ],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,

@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class ConfigsConfig(AppConfig):
-    """Per app (tenant schema): immutable config revisions and the Agent rows materialised from one."""
+    """Per app (tenant schema): immutable config revisions and the agents materialised from one."""
 
     name = "apps.configs"
     label = "configs"

@@ -1,7 +1,8 @@
 """The config file given with --config is the `default` app's source; this keeps the two in step.
 
 A valid edit becomes a new revision; an invalid one is logged with file:line:column and the running
-config stays. The watcher thread, SIGHUP and `POST /admin/reload` all go through `reload_config_file`.
+config stays. The watcher thread, SIGHUP and `POST /admin/reload` all go through
+`reload_config_file`.
 """
 
 from __future__ import annotations

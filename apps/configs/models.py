@@ -6,7 +6,7 @@ from django.db import models
 
 
 class ConfigRevision(models.Model):
-    """One immutable version of the app's (lean) config. Saving anew is the only way to change it."""
+    """One immutable version of the app's (lean) config. Save anew to change it."""
 
     class Source(models.TextChoices):
         FILE = "file"

@@ -1,4 +1,4 @@
-"""`hector_*` Prometheus series. Each area adds its series here, named hector_<area>_<thing>_<unit>."""
+"""`hector_*` Prometheus series. Named hector_<area>_<thing>_<unit>."""
 
 from __future__ import annotations
 
@@ -14,4 +14,6 @@ config_reload_total = Counter(
     "hector_config_reload_total", "Config file reloads by outcome.", ["result"]
 )
 apps_total = Gauge("hector_apps", "Apps (tenants) registered.")
-errors_total = Counter("hector_errors_total", "Errors by component and type.", ["component", "type"])
+errors_total = Counter(
+    "hector_errors_total", "Errors by component and type.", ["component", "type"]
+)

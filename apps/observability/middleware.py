@@ -11,7 +11,7 @@ from apps.observability import metrics
 
 
 class HttpMetricsMiddleware:
-    """Labels by route pattern (`agents/<str:name>`), never by raw path, to keep cardinality bounded."""
+    """Labels by route pattern (`agents/<str:name>`), never raw paths: bounded cardinality."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response

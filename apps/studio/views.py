@@ -1,4 +1,4 @@
-"""Studio entry: unlock with the admin secret, then a staff session for the Studio and Django admin."""
+"""Studio entry: unlock with the admin secret, then a staff session (Studio + admin)."""
 
 from __future__ import annotations
 

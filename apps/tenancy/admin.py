@@ -12,10 +12,26 @@ from apps.tenancy.models import App, Domain, SigningKey
 class AppAdmin(admin.ModelAdmin):
     list_display = ["id", "name", "schema_name", "active_revision", "created_at", "updated_at"]
     search_fields = ["id", "name", "description"]
-    readonly_fields = ["id", "schema_name", "config_json", "active_revision", "token_version",
-                       "created_at", "updated_at"]
-    fields = ["id", "name", "description", "schema_name", "active_revision", "config_json",
-              "token_version", "created_at", "updated_at"]
+    readonly_fields = [
+        "id",
+        "schema_name",
+        "config_json",
+        "active_revision",
+        "token_version",
+        "created_at",
+        "updated_at",
+    ]
+    fields = [
+        "id",
+        "name",
+        "description",
+        "schema_name",
+        "active_revision",
+        "config_json",
+        "token_version",
+        "created_at",
+        "updated_at",
+    ]
 
     def get_queryset(self, request: HttpRequest) -> Any:
         return super().get_queryset(request).tenants()

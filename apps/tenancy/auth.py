@@ -1,8 +1,8 @@
 """Who is calling: the admin secret, per-app tokens (JWT) and the keys that sign them.
 
 The admin secret authorizes /admin/* and acts for any app. App tokens are RS256 JWTs (EdDSA when a
-signing seed is configured) bound to one app; `ver` carries the app's token version so regenerating a
-token can revoke every older one without a deny list.
+signing seed is configured) bound to one app; `ver` carries the app's token version so regenerating
+a token can revoke every older one without a deny list.
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ def _rsa_jwk(kid: str, key: rsa.RSAPrivateKey) -> dict[str, Any]:
 
 
 def _seed_keypair(seed: str) -> KeyPair:
-    """Same seed, same Ed25519 key: replicas and restarts sign and verify alike without shared rows."""
+    """Same seed, same Ed25519 key: replicas and restarts agree without shared rows."""
     private = ed25519.Ed25519PrivateKey.from_private_bytes(
         hashlib.sha256(b"hector-signing-seed:" + seed.encode()).digest()
     )

@@ -28,7 +28,7 @@ async def in_schema(schema: str, fn: Callable[P, T], *args: P.args, **kwargs: P.
 
 
 def public_schema(fn: Callable[P, T]) -> Callable[P, T]:
-    """Run a registry service in the public schema (django-tenants refuses tenant writes elsewhere)."""
+    """Run a registry service in the public schema (django-tenants refuses elsewhere)."""
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import functools
+import hashlib
 
 from cryptography.fernet import Fernet
 from django.conf import settings

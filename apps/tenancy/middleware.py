@@ -1,13 +1,13 @@
 """Tenant resolution, in one place.
 
-Order (SPEC 3.1): an app token selects its app; an `/apps/<id>/...` prefix selects one for other callers
-(an app token naming another app gets 404, never a peek); `app_id` on /admin/* for the admin secret; a
-django-tenants Domain matching the host; otherwise `default`.
+Order (SPEC 3.1): an app token selects its app; an `/apps/<id>/...` prefix selects one for other
+callers (an app token naming another app gets 404, never a peek); `app_id` on /admin/* for the admin
+secret; a django-tenants Domain matching the host; otherwise `default`.
 
 This middleware is sync on purpose: under ASGI Django runs it in the request's thread-sensitive
-thread, the same one that serves the request's `sync_to_async` ORM calls, so the schema it sets is the
-one those calls see. Code that queries after the response has been handed back (a streaming body)
-must set the schema itself: see `apps.tenancy.context.in_schema`.
+thread, the same one that serves the request's `sync_to_async` ORM calls, so the schema it sets is
+the one those calls see. Code that queries after the response has been handed back (a streaming
+body) must set the schema itself: see `apps.tenancy.context.in_schema`.
 """
 
 from __future__ import annotations

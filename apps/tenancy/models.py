@@ -19,8 +19,8 @@ class AppQuerySet(models.QuerySet):
 class App(TenantMixin):
     """One tenant. Its rows live in schema `schema_name`; this row is its entry in the registry.
 
-    `config_json` is the active (lean) config so listing apps needs no per-schema query; the immutable
-    revision history lives in the app's own schema (`configs.ConfigRevision`).
+    `config_json` is the active (lean) config so listing apps needs no per-schema query; the
+    immutable revision history lives in the app's own schema (`configs.ConfigRevision`).
     """
 
     id = models.CharField(
@@ -56,7 +56,8 @@ class Domain(DomainMixin):
 
 
 class AdminCredential(models.Model):
-    """The auto-generated admin secret: a hash to compare with, an encrypted copy for `hector secret`.
+    """The auto-generated admin secret: a hash to compare with, an encrypted copy for `hector
+    secret`.
 
     A secret given with --auth-secret is never stored.
     """

@@ -1,12 +1,13 @@
 """App schemas: naming, the migrated template, and cloning it into a new app's schema.
 
-Migrating each new schema costs 0.5-0.75 s; copying the migrated template costs a few ms. django-tenants'
-own clone function loses pgvector typmods (`vector(384)` becomes `vector`), which breaks HNSW indexes, so
-the copy is rebuilt from the catalog here: `CREATE TABLE ... (LIKE ...)` keeps column types with their
-typmods, and constraints and indexes are replayed from `pg_get_constraintdef` / `pg_get_indexdef` so
-their names (which later migrations refer to) and access methods survive.
-Template schemas hold only tables, identity sequences, constraints, indexes and the rows written by
-migrations; views, triggers and functions are not copied (no migration creates any).
+Migrating each new schema costs 0.5-0.75 s; copying the migrated template costs a few ms.
+django-tenants' own clone function loses pgvector typmods (`vector(384)` becomes `vector`), which
+breaks HNSW indexes, so the copy is rebuilt from the catalog here: `CREATE TABLE ... (LIKE ...)`
+keeps column types with their typmods, and constraints and indexes are replayed from
+`pg_get_constraintdef` / `pg_get_indexdef` so their names (which later migrations refer to) and
+access methods survive. Template schemas hold only tables, identity sequences, constraints, indexes
+and the rows written by migrations; views, triggers and functions are not copied (no migration
+creates any).
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ _PLAN_CACHE: dict[tuple[str, str], ClonePlan] = {}
 
 
 def clone_template(target: str) -> None:
-    """Create schema `target` as a copy of the migrated template. Run inside the caller's transaction."""
+    """Create schema `target` as a copy of the migrated template. Joins the caller's transaction."""
     template = template_schema()
     with schema_context("public"):
         plan = _clone_plan(template)
@@ -91,16 +92,16 @@ def _fingerprint(cursor, template: str) -> str:  # type: ignore[no-untyped-def]
         [template],
     )
     objects = cursor.fetchone()[0]
-    cursor.execute(f"SELECT count(*), coalesce(max(id), 0) FROM {quote_ident(template)}.django_migrations")
+    cursor.execute(
+        f"SELECT count(*), coalesce(max(id), 0) FROM {quote_ident(template)}.django_migrations"
+    )
     count, last = cursor.fetchone()
     return f"{objects}:{count}:{last}"
 
 
 def _clone_plan(template: str) -> ClonePlan:
     if not schema_exists(template):
-        raise RuntimeError(
-            f"template schema {template!r} is missing: run `hector migrate` first"
-        )
+        raise RuntimeError(f"template schema {template!r} is missing: run `hector migrate` first")
     src = quote_ident(template)
     with connection.cursor() as cursor:
         key = (template, _fingerprint(cursor, template))
@@ -177,7 +178,7 @@ def _requalify(definition: str, template: str) -> str:
 
 
 def _data_statements(cursor, template: str, tables: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
-    """Copy the rows migrations wrote (django_migrations at least) and move identity sequences on."""
+    """Copy the rows migrations wrote (django_migrations at least); move identity sequences on."""
     src = quote_ident(template)
     statements = []
     for table in tables:
@@ -185,7 +186,8 @@ def _data_statements(cursor, template: str, tables: list[str]) -> list[str]:  # 
         if not cursor.fetchone()[0]:
             continue
         statements.append(
-            f'INSERT INTO {{target}}."{table}" OVERRIDING SYSTEM VALUE SELECT * FROM {src}."{table}"'
+            f'INSERT INTO {{target}}."{table}" OVERRIDING SYSTEM VALUE '
+            f'SELECT * FROM {src}."{table}"'
         )
         cursor.execute(
             """

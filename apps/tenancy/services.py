@@ -15,10 +15,9 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django_tenants.utils import schema_context
 
-from apps.tenancy.context import public_schema
-
 from apps.configs import services as config_services
 from apps.tenancy import auth, schemas
+from apps.tenancy.context import public_schema
 from apps.tenancy.models import APP_ID_PATTERN, DEFAULT_APP_ID, App
 from hector_site.errors import BadRequest, Conflict, Forbidden, NotFound
 
@@ -47,9 +46,7 @@ def list_apps(*, after: str | None = None, limit: int = 100) -> list[App]:
         anchor = App.objects.filter(pk=after).values_list("created_at", flat=True).first()
         if anchor is None:
             raise BadRequest("Invalid page_token")
-        queryset = queryset.filter(created_at__gte=anchor).exclude(
-            created_at=anchor, id__lte=after
-        )
+        queryset = queryset.filter(created_at__gte=anchor).exclude(created_at=anchor, id__lte=after)
     return list(queryset[:limit])
 
 
@@ -121,10 +118,12 @@ def update_app(
     config: dict[str, Any] | None = None,
     source: str = "api",
 ) -> App:
-    """Rename and/or store a new config revision (agents re-materialised in the same transaction)."""
+    """Rename and/or store a new config revision (agents re-materialised atomically)."""
     loaded = config_services.validate_config(config) if config is not None else None
     with transaction.atomic():
-        app = App.objects.select_for_update().filter(pk=app_id).exclude(schema_name="public").first()
+        app = (
+            App.objects.select_for_update().filter(pk=app_id).exclude(schema_name="public").first()
+        )
         if app is None:
             raise NotFound("App not found")
         fields = ["updated_at"]
@@ -155,7 +154,9 @@ def delete_app(*, app_id: str) -> None:
     if app_id == DEFAULT_APP_ID:
         raise Forbidden("Cannot delete the default app")
     with transaction.atomic():
-        app = App.objects.select_for_update().filter(pk=app_id).exclude(schema_name="public").first()
+        app = (
+            App.objects.select_for_update().filter(pk=app_id).exclude(schema_name="public").first()
+        )
         if app is None:
             raise NotFound("App not found")
         schemas.drop_schema(app.schema_name)
@@ -171,7 +172,9 @@ def regenerate_token(
 ) -> str:
     """A new token; by default every older token of the app is revoked at once (version bump)."""
     with transaction.atomic():
-        app = App.objects.select_for_update().filter(pk=app_id).exclude(schema_name="public").first()
+        app = (
+            App.objects.select_for_update().filter(pk=app_id).exclude(schema_name="public").first()
+        )
         if app is None:
             raise NotFound("App not found")
         if revoke_previous:

@@ -41,7 +41,9 @@ def postmaster(data_dir: Path) -> psutil.Process | None:
     try:
         pid = int((pgdata_dir(data_dir) / "postmaster.pid").read_text().splitlines()[0])
         process = psutil.Process(pid)
-        return process if process.is_running() and process.status() != psutil.STATUS_ZOMBIE else None
+        return (
+            process if process.is_running() and process.status() != psutil.STATUS_ZOMBIE else None
+        )
     except (FileNotFoundError, IndexError, ValueError, psutil.Error):
         return None
 

@@ -8,13 +8,25 @@ from rest_framework import serializers
 
 from apps.tenancy.models import App
 
-_NAME_ERRORS = {"required": "Name is required", "blank": "Name is required", "null": "Name is required"}
+_NAME_ERRORS = {
+    "required": "Name is required",
+    "blank": "Name is required",
+    "null": "Name is required",
+}
 
 
 class AppSerializer(serializers.ModelSerializer):
     class Meta:
         model = App
-        fields = ["id", "name", "description", "config_json", "active_revision", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "description",
+            "config_json",
+            "active_revision",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 
@@ -56,7 +68,9 @@ class AppCreatedSerializer(serializers.Serializer):
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    ttl = serializers.CharField(required=False, help_text="Go-style duration (`720h`, `90m`) or seconds")
+    ttl = serializers.CharField(
+        required=False, help_text="Go-style duration (`720h`, `90m`) or seconds"
+    )
     revoke_previous = serializers.BooleanField(required=False, default=True)
 
 

@@ -64,7 +64,9 @@ def validated(serializer_class: type[Any], request: Request) -> dict[str, Any]:
 class AppListView(APIView):
     @extend_schema(
         parameters=[
-            OpenApiParameter("page_size", int, description=f"1-{MAX_PAGE_SIZE}, default {DEFAULT_PAGE_SIZE}"),
+            OpenApiParameter(
+                "page_size", int, description=f"1-{MAX_PAGE_SIZE}, default {DEFAULT_PAGE_SIZE}"
+            ),
             OpenApiParameter("page_token", str, description="next_page_token of the previous page"),
         ],
         responses=s.AppListSerializer,
@@ -79,7 +81,10 @@ class AppListView(APIView):
         apps = services.list_apps(after=request.query_params.get("page_token"), limit=page_size + 1)
         next_token = apps[page_size - 1].id if len(apps) > page_size else ""
         return Response(
-            {"apps": s.AppSerializer(apps[:page_size], many=True).data, "next_page_token": next_token}
+            {
+                "apps": s.AppSerializer(apps[:page_size], many=True).data,
+                "next_page_token": next_token,
+            }
         )
 
     @extend_schema(request=s.AppCreateSerializer, responses={201: s.AppCreatedSerializer})

@@ -30,8 +30,12 @@ def test_zero_config_start_creates_config_and_prints_secret(server: LiveServer) 
     health = httpx.get(f"{server.url}/health").json()
     assert health["status"] == "ok"
     assert health["database"] == "ok"
-    assert httpx.get(f"{server.url}/admin/apps",
-                     headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    assert (
+        httpx.get(
+            f"{server.url}/admin/apps", headers={"Authorization": f"Bearer {secret}"}
+        ).status_code
+        == 200
+    )
 
 
 def test_app_lifecycle_over_http(server: LiveServer) -> None:
@@ -42,11 +46,19 @@ def test_app_lifecycle_over_http(server: LiveServer) -> None:
         app_id = created.json()["app"]["id"]
         token = created.json()["access_token"]
         assert client.get(f"/admin/apps/{app_id}").status_code == 200
-        assert httpx.get(f"{server.url}/admin/apps",
-                         headers={"Authorization": f"Bearer {token}"}).status_code == 403
+        assert (
+            httpx.get(
+                f"{server.url}/admin/apps", headers={"Authorization": f"Bearer {token}"}
+            ).status_code
+            == 403
+        )
         assert client.delete(f"/admin/apps/{app_id}").status_code == 204
-        assert httpx.get(f"{server.url}/agents",
-                         headers={"Authorization": f"Bearer {token}"}).status_code == 401
+        assert (
+            httpx.get(
+                f"{server.url}/agents", headers={"Authorization": f"Bearer {token}"}
+            ).status_code
+            == 401
+        )
 
 
 def default_app(server: LiveServer) -> dict[str, object]:
@@ -60,7 +72,9 @@ def wait_for_revision(server: LiveServer, revision: int, timeout_s: float = 2.0)
         if default_app(server)["active_revision"] == revision:
             return time.monotonic() - started
         time.sleep(0.05)
-    raise AssertionError(f"revision {revision} not active after {timeout_s}s: {default_app(server)}")
+    raise AssertionError(
+        f"revision {revision} not active after {timeout_s}s: {default_app(server)}"
+    )
 
 
 def test_config_file_edits_are_hot_reloaded(server: LiveServer) -> None:
@@ -85,15 +99,19 @@ def test_restart_on_same_data_dir_reuses_database_and_secret(tmp_path: Path) -> 
     data_dir = tmp_path / "data"
     first = start_live_server(data_dir)
     secret = first.admin_secret()
-    created = httpx.post(f"{first.url}/admin/apps", json={"name": "survivor"},
-                         headers={"Authorization": f"Bearer {secret}"})
+    created = httpx.post(
+        f"{first.url}/admin/apps",
+        json={"name": "survivor"},
+        headers={"Authorization": f"Bearer {secret}"},
+    )
     assert created.status_code == 201
     first.stop()
     second = start_live_server(data_dir)
     try:
         assert second.admin_secret() == secret
-        apps = httpx.get(f"{second.url}/admin/apps",
-                         headers={"Authorization": f"Bearer {secret}"}).json()["apps"]
+        apps = httpx.get(
+            f"{second.url}/admin/apps", headers={"Authorization": f"Bearer {secret}"}
+        ).json()["apps"]
         assert "survivor" in [a["name"] for a in apps]
     finally:
         second.stop()

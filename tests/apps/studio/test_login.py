@@ -60,4 +60,6 @@ def test_logout_clears_the_session(anon_client: Client, admin_secret: str) -> No
 def test_django_admin_needs_the_studio_session(anon_client: Client) -> None:
     response = anon_client.get("/studio/admin/")
     assert response.status_code == 302
-    assert "/studio/admin/login/" in response["Location"] or "/studio/login/" in response["Location"]
+    assert (
+        "/studio/admin/login/" in response["Location"] or "/studio/login/" in response["Location"]
+    )

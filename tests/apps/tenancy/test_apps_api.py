@@ -38,7 +38,9 @@ def test_create_returns_app_and_a_token_that_verifies_against_jwks(
     header = jwt.get_unverified_header(body["access_token"])
     assert header["alg"] == "RS256"
     public_key = jwt.PyJWK(keys[header["kid"]]).key
-    claims = jwt.decode(body["access_token"], public_key, algorithms=["RS256"], audience="hector-api")
+    claims = jwt.decode(
+        body["access_token"], public_key, algorithms=["RS256"], audience="hector-api"
+    )
     assert claims["app"] == app_id
     assert claims["tenant_id"] == app_id
     assert claims["sub"] == f"app:{app_id}"
@@ -83,8 +85,10 @@ def test_create_rejects_non_object_body(admin_client: Client) -> None:
 
 
 def test_create_rejects_config_with_undefined_llm_naming_the_path(admin_client: Client) -> None:
-    config = {"agents": {"writer": {"llm": "gpt5", "instruction": "x"}},
-              "llms": {"default": {"provider": "ollama"}}}
+    config = {
+        "agents": {"writer": {"llm": "gpt5", "instruction": "x"}},
+        "llms": {"default": {"provider": "ollama"}},
+    }
     response = post_app(admin_client, {"name": "bad", "config_json": json.dumps(config)})
     assert response.status_code == 400
     body = response.json()
@@ -246,7 +250,9 @@ def test_regenerate_can_keep_previous_tokens(admin_client: Client) -> None:
 def test_token_rejects_bad_ttl(admin_client: Client, ttl: str) -> None:
     app, _ = make_app()
     response = admin_client.post(
-        f"/admin/apps/{app.id}/token", data=json.dumps({"ttl": ttl}), content_type="application/json"
+        f"/admin/apps/{app.id}/token",
+        data=json.dumps({"ttl": ttl}),
+        content_type="application/json",
     )
     assert response.status_code == 400
     assert response.json()["error"].startswith("ttl")

@@ -17,14 +17,18 @@ ROUTES = ("/probe/in-schema", "/probe/request-thread", "/probe/stream")
 
 
 @pytest.fixture(scope="module")
-def two_committed_apps(django_db_setup: None, django_db_blocker: Any) -> Iterator[dict[str, tuple[str, list[str]]]]:
+def two_committed_apps(
+    django_db_setup: None, django_db_blocker: Any
+) -> Iterator[dict[str, tuple[str, list[str]]]]:
     """Committed rows: the ASGI handler's threads use their own connections, not the test's."""
     specs = {"iso-alpha": ["alpha-one", "alpha-two"], "iso-beta": ["beta-one"]}
     tokens: dict[str, tuple[str, list[str]]] = {}
     with django_db_blocker.unblock():
         for app_id, agents in specs.items():
-            config = {"llms": {"default": {"provider": "ollama"}},
-                      "agents": {name: {"llm": "default"} for name in agents}}
+            config = {
+                "llms": {"default": {"provider": "ollama"}},
+                "agents": {name: {"llm": "default"} for name in agents},
+            }
             created = create_app(name=app_id, app_id=app_id, config=config, issuer="http://test")
             tokens[app_id] = (created.access_token, sorted(agents))
     try:
@@ -51,7 +55,11 @@ async def test_interleaved_requests_of_two_apps_never_cross_read(
         response = await client.get(route, headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 200, response.text
         if route.endswith("stream"):
-            payloads = [json.loads(line[6:]) for line in response.text.splitlines() if line.startswith("data: ")]
+            payloads = [
+                json.loads(line[6:])
+                for line in response.text.splitlines()
+                if line.startswith("data: ")
+            ]
             assert len(payloads) == 3
         else:
             payloads = [response.json()]

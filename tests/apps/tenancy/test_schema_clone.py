@@ -49,8 +49,13 @@ def test_clone_keeps_vector_dimensions_and_hnsw_index(db: None) -> None:
         [schema],
     )
     assert column_type == [("extensions.vector(384)",)] or column_type == [("vector(384)",)]
-    indexes = dict(fetch("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s "
-                         "AND tablename = 'probe_chunk'", [schema]))
+    indexes = dict(
+        fetch(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = %s "
+            "AND tablename = 'probe_chunk'",
+            [schema],
+        )
+    )
     assert "USING hnsw" in indexes["probe_chunk_embedding_hnsw"]
     assert "vector_cosine_ops" in indexes["probe_chunk_embedding_hnsw"]
     foreign_key = fetch(
@@ -60,8 +65,11 @@ def test_clone_keeps_vector_dimensions_and_hnsw_index(db: None) -> None:
         [schema],
     )
     assert f"REFERENCES {schema}.probe_chunk(id)" in str(foreign_key[0][0])
-    checks = fetch("SELECT conname FROM pg_constraint con JOIN pg_namespace n ON "
-                   "n.oid = con.connamespace WHERE n.nspname = %s AND contype = 'c'", [schema])
+    checks = fetch(
+        "SELECT conname FROM pg_constraint con JOIN pg_namespace n ON "
+        "n.oid = con.connamespace WHERE n.nspname = %s AND contype = 'c'",
+        [schema],
+    )
     assert ("probe_body_nonempty",) in checks
     with connection.cursor() as cursor:
         cursor.execute(
@@ -72,12 +80,18 @@ def test_clone_keeps_vector_dimensions_and_hnsw_index(db: None) -> None:
 
 
 def test_clone_copies_migration_history_and_tenant_rows_are_isolated(db: None) -> None:
-    first, _ = make_app(name="first", config={"agents": {"alpha": {}}, "llms": {"default": {"provider": "ollama"}}})
-    second, _ = make_app(name="second", config={"agents": {"beta": {}}, "llms": {"default": {"provider": "ollama"}}})
+    first, _ = make_app(
+        name="first", config={"agents": {"alpha": {}}, "llms": {"default": {"provider": "ollama"}}}
+    )
+    second, _ = make_app(
+        name="second", config={"agents": {"beta": {}}, "llms": {"default": {"provider": "ollama"}}}
+    )
     template_migrations = fetch(
         f'SELECT app, name FROM "{schemas.template_schema()}".django_migrations ORDER BY id'
     )
-    cloned_migrations = fetch(f'SELECT app, name FROM "{first.schema_name}".django_migrations ORDER BY id')
+    cloned_migrations = fetch(
+        f'SELECT app, name FROM "{first.schema_name}".django_migrations ORDER BY id'
+    )
     assert cloned_migrations == template_migrations
     with schema_context(first.schema_name):
         assert list(Agent.objects.values_list("name", flat=True)) == ["alpha"]

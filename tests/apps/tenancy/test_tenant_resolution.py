@@ -1,7 +1,8 @@
-"""One place picks the app: app token, then /apps/<id>/ prefix, then app_id on /admin, then default."""
+"""One place picks the app: app token, then /apps/<id>/ prefix, app_id on /admin, default."""
 
 from __future__ import annotations
 
+import pytest
 from django.http import HttpRequest
 from django.test import Client, RequestFactory
 
@@ -9,8 +10,6 @@ from apps.tenancy.auth import ADMIN, ANONYMOUS, Principal
 from apps.tenancy.middleware import resolve_app
 from hector_site.errors import NotFound
 from tests.factories import make_app
-
-import pytest
 
 
 def request_for(path: str, **extra: str) -> HttpRequest:
@@ -45,9 +44,17 @@ def test_app_token_selects_its_app_and_cannot_name_another(db: None) -> None:
 
 def test_admin_app_id_query_applies_to_admin_routes_only(db: None) -> None:
     app, _ = make_app()
-    assert resolve_app(request_for("/admin/sessions", QUERY_STRING=f"app_id={app.id}"), ADMIN).id == app.id
-    assert resolve_app(request_for("/agents", QUERY_STRING=f"app_id={app.id}"), ADMIN).id == "default"
-    assert resolve_app(request_for("/admin/x", QUERY_STRING=f"app_id={app.id}"), ANONYMOUS).id == "default"
+    assert (
+        resolve_app(request_for("/admin/sessions", QUERY_STRING=f"app_id={app.id}"), ADMIN).id
+        == app.id
+    )
+    assert (
+        resolve_app(request_for("/agents", QUERY_STRING=f"app_id={app.id}"), ADMIN).id == "default"
+    )
+    assert (
+        resolve_app(request_for("/admin/x", QUERY_STRING=f"app_id={app.id}"), ANONYMOUS).id
+        == "default"
+    )
 
 
 def test_other_apps_token_with_prefix_gets_404_over_http(db: None) -> None:

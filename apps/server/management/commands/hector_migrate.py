@@ -1,8 +1,8 @@
-"""`hector migrate`: shared schema, then every app schema, then the template new apps are cloned from.
+"""`hector migrate`: shared schema, every app schema, then the template apps are cloned from.
 
-Per-app migrations run only when the template has unapplied migrations: apps are cloned from (or were
-migrated along with) the template, so an up-to-date template means up-to-date apps. The template is
-migrated last, so a run interrupted halfway is redone in full next time.
+Per-app migrations run only when the template has unapplied migrations: apps are cloned from (or
+were migrated along with) the template, so an up-to-date template means up-to-date apps. The
+template is migrated last, so a run interrupted halfway is redone in full next time.
 """
 
 from __future__ import annotations

@@ -17,7 +17,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.HECTOR_AUTH_SECRET:
-            raise CommandError("an explicit admin secret is configured (--auth-secret); it is not stored")
+            raise CommandError(
+                "an explicit admin secret is configured (--auth-secret); it is not stored"
+            )
         secret = stored_admin_secret()
         if secret is None:
             raise CommandError("no admin secret yet: run `hector serve` once to generate it")

@@ -1,4 +1,4 @@
-"""`hector serve`: migrate, seed the default app from the config file, print the banner, run daphne."""
+"""`hector serve`: migrate, seed the default app from the config file, run daphne."""
 
 from __future__ import annotations
 
@@ -13,8 +13,13 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from agents.config_loader import ConfigError, LoadedConfig, format_issue, load_config_file
-from agents.config_loader import minimal_config_yaml
+from agents.config_loader import (
+    ConfigError,
+    LoadedConfig,
+    format_issue,
+    load_config_file,
+    minimal_config_yaml,
+)
 from apps.configs.file_sync import ConfigWatcher, reload_config_file
 from apps.server.management.commands.hector_migrate import migrate_all
 from apps.tenancy import auth
@@ -44,7 +49,9 @@ def ensure_config_file(path: Path) -> bool:
             try:
                 seeds[numeric] = cast(seeds[numeric])
             except ValueError as exc:
-                raise CommandError(f"--{numeric.replace('_', '-')}: not a number: {seeds[numeric]}") from exc
+                raise CommandError(
+                    f"--{numeric.replace('_', '-')}: not a number: {seeds[numeric]}"
+                ) from exc
     if isinstance(seeds.get("tools"), str):
         seeds["tools"] = [t.strip() for t in seeds["tools"].split(",") if t.strip()]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -74,8 +81,12 @@ class Command(BaseCommand):
         if not flag_value("no-watch"):
             watcher = ConfigWatcher(path)
             watcher.start()
-        signal.signal(signal.SIGHUP, lambda *_: threading.Thread(
-            target=reload_config_file, args=(path,), daemon=True).start())
+        signal.signal(
+            signal.SIGHUP,
+            lambda *_: threading.Thread(
+                target=reload_config_file, args=(path,), daemon=True
+            ).start(),
+        )
         try:
             self._run_daphne(host, port)
         finally:
@@ -88,7 +99,9 @@ class Command(BaseCommand):
         except ConfigError as error:
             for issue in error.errors:
                 self.stderr.write(format_issue(str(path), issue))
-            raise CommandError(f"{path} is not a valid config ({len(error.errors)} error(s))") from error
+            raise CommandError(
+                f"{path} is not a valid config ({len(error.errors)} error(s))"
+            ) from error
 
     def _banner(
         self,

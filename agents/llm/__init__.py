@@ -1,0 +1,1 @@
+"""LLM providers (anthropic, openai, gemini, ollama) behind one interface, and their config."""

@@ -1,0 +1,1 @@
+"""Guardrails: input, output, tool-authorization and moderation checks."""

@@ -1,0 +1,1 @@
+"""RAG: sources, parsers, chunkers, embedders, vector stores (pgvector default) and retrieval."""

@@ -1,0 +1,1 @@
+"""Tools: the tool interface, built-in tools, MCP toolsets, approvals and sandboxing."""
