@@ -146,7 +146,12 @@ def _django(command: str, rest: list[str], *, prog: str) -> int:
     except DatabaseUrlError as error:
         print(f"{prog} {command}: {error}", file=sys.stderr)
         return 2
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line([prog, DJANGO_ALIASES.get(command, command), *rest])
+    try:
+        execute_from_command_line([prog, DJANGO_ALIASES.get(command, command), *rest])
+    except ImproperlyConfigured as error:
+        print(f"{prog} {command}: {error}", file=sys.stderr)
+        return 1
     return 0

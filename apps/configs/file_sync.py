@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Literal
 from django.db import close_old_connections
 from django_tenants.utils import schema_context
 
+from agents.config_env import read_dotenv
 from agents.config_loader import ConfigError, format_issue, load_config_file
 from apps.observability import metrics
 from apps.tenancy.models import DEFAULT_APP_ID, App
@@ -34,6 +36,18 @@ class ReloadResult:
 
 
 _reload_lock = threading.Lock()
+_PROCESS_ENV_KEYS = frozenset(os.environ)
+
+
+def apply_dotenv(config_path: str | Path) -> None:
+    """Load the `.env` beside the config into the process environment.
+
+    Variables the process was started with win; those that came from `.env` follow its edits, so a
+    reload after changing a key in `.env` uses the new value.
+    """
+    for key, value in read_dotenv(Path(config_path).parent / ".env").items():
+        if key not in _PROCESS_ENV_KEYS:
+            os.environ[key] = value
 
 
 def reload_config_file(path: str | Path) -> ReloadResult:
@@ -41,6 +55,7 @@ def reload_config_file(path: str | Path) -> ReloadResult:
 
     path = Path(path)
     with _reload_lock, schema_context("public"):
+        apply_dotenv(path)
         try:
             loaded = load_config_file(path)
         except FileNotFoundError:

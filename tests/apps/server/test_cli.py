@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[3]
 
 
@@ -61,3 +63,31 @@ def test_validate_exit_codes(tmp_path: Path) -> None:
 def test_unknown_command_is_a_usage_error() -> None:
     result = run("frobnicate")
     assert result.returncode != 0
+
+
+def _system_postgres_url() -> str | None:
+    """The machine's own Postgres (without pgvector), when one answers on 127.0.0.1:5432."""
+    import psycopg
+
+    try:
+        with psycopg.connect(
+            "postgresql://postgres@127.0.0.1:5432/postgres", connect_timeout=2, autocommit=True
+        ) as conn:
+            conn.execute("DROP DATABASE IF EXISTS hector_no_pgvector")
+            conn.execute("CREATE DATABASE hector_no_pgvector")
+            available = conn.execute(
+                "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"
+            ).fetchone()
+    except psycopg.Error:
+        return None
+    return None if available else "postgres://postgres@127.0.0.1:5432/hector_no_pgvector"
+
+
+def test_external_database_without_pgvector_names_the_extension() -> None:
+    url = _system_postgres_url()
+    if url is None:
+        pytest.skip("needs a Postgres without pgvector on 127.0.0.1:5432 (the CI machine has one)")
+    result = run("migrate", "--database", url)
+    assert result.returncode == 1
+    assert 'the Postgres extension "vector" (pgvector) is not installed' in result.stderr
+    assert "Traceback" not in result.stderr

@@ -23,3 +23,5 @@ def test_swagger_ui_is_served(anon_client: Client) -> None:
     response = anon_client.get("/api/docs")
     assert response.status_code == 200
     assert b"swagger" in response.content.lower()
+    assert b"cdn.jsdelivr.net" not in response.content  # works offline
+    assert b"/static/drf_spectacular_sidecar/" in response.content

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -20,7 +21,8 @@ from agents.config_loader import (
     load_config_file,
     minimal_config_yaml,
 )
-from apps.configs.file_sync import ConfigWatcher, reload_config_file
+from agents.llm.config import api_key_env_var, detect_provider
+from apps.configs.file_sync import ConfigWatcher, apply_dotenv, reload_config_file
 from apps.server.management.commands.hector_migrate import migrate_all
 from apps.tenancy import auth
 from apps.tenancy.services import ensure_default_app
@@ -54,9 +56,30 @@ def ensure_config_file(path: Path) -> bool:
                 ) from exc
     if isinstance(seeds.get("tools"), str):
         seeds["tools"] = [t.strip() for t in seeds["tools"].split(",") if t.strip()]
+    api_key = seeds.pop("api_key", None)
+    if api_key and not api_key.startswith("${"):
+        _store_api_key(path.parent, seeds.get("provider") or detect_provider(os.environ), api_key)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(minimal_config_yaml(**seeds))
+    try:
+        path.write_text(minimal_config_yaml(**seeds))
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
     return True
+
+
+def _store_api_key(config_dir: Path, provider: str, api_key: str) -> None:
+    """Keys go to `.env` beside the config (0600); the config names them as ${VAR}, so no revision
+    stored in the database ever holds the secret."""
+    variable = api_key_env_var(provider)
+    if variable is None:
+        return
+    config_dir.mkdir(parents=True, exist_ok=True)
+    env_file = config_dir / ".env"
+    existing = env_file.read_text() if env_file.exists() else ""
+    if existing and not existing.endswith("\n"):
+        existing += "\n"
+    env_file.write_text(f"{existing}{variable}={api_key}\n")
+    env_file.chmod(0o600)
 
 
 class Command(BaseCommand):
@@ -70,6 +93,7 @@ class Command(BaseCommand):
         started = time.monotonic()
         path = config_path()
         created = ensure_config_file(path)
+        apply_dotenv(path)
         loaded = self._load(path)
         migrate_all()
         ensure_default_app(config=loaded.lean, sync=bool(flag_value("sync")))
