@@ -24,27 +24,30 @@ def start_server(data_dir: Path, port: int, *extra: str) -> tuple[subprocess.Pop
     """Returns the process and the seconds from spawn to the first /health 200."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["HECTOR_AUTH_SECRET"] = "bench-secret"
+    log_path = data_dir.parent / "server.log"
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "manage.py",
-            "serve",
-            "--data-dir",
-            str(data_dir),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--no-watch",
-            "--no-worker",
-            *extra,
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    # Never a pipe nobody reads: once it fills, the server blocks on its next log line.
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "serve",
+                "--data-dir",
+                str(data_dir),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-watch",
+                "--no-worker",
+                *extra,
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from rest_framework import serializers
@@ -15,18 +16,41 @@ _NAME_ERRORS = {
 }
 
 
+APP_FIELDS = (
+    "id",
+    "name",
+    "description",
+    "config_json",
+    "active_revision",
+    "created_at",
+    "updated_at",
+)
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def app_json(app: App) -> dict[str, Any]:
+    """The App shape, built by hand: listing 1,000 apps through DRF field machinery costs ~3x more.
+
+    AppSerializer below documents the same shape for the OpenAPI schema.
+    """
+    return {
+        "id": app.id,
+        "name": app.name,
+        "description": app.description,
+        "config_json": app.config_json,
+        "active_revision": app.active_revision,
+        "created_at": _rfc3339(app.created_at),
+        "updated_at": _rfc3339(app.updated_at),
+    }
+
+
 class AppSerializer(serializers.ModelSerializer):
     class Meta:
         model = App
-        fields = [
-            "id",
-            "name",
-            "description",
-            "config_json",
-            "active_revision",
-            "created_at",
-            "updated_at",
-        ]
+        fields = list(APP_FIELDS)
         read_only_fields = fields
 
 

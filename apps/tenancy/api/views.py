@@ -82,7 +82,7 @@ class AppListView(APIView):
         next_token = apps[page_size - 1].id if len(apps) > page_size else ""
         return Response(
             {
-                "apps": s.AppSerializer(apps[:page_size], many=True).data,
+                "apps": [s.app_json(app) for app in apps[:page_size]],
                 "next_page_token": next_token,
             }
         )
@@ -98,7 +98,7 @@ class AppListView(APIView):
             issuer=issuer_for(request),
         )
         body = {
-            "app": s.AppSerializer(created.app).data,
+            "app": s.app_json(created.app),
             "access_token": created.access_token,
             "token_type": "bearer",
             "issuer": issuer_for(request),
@@ -109,7 +109,7 @@ class AppListView(APIView):
 class AppDetailView(APIView):
     @extend_schema(responses=s.AppSerializer)
     def get(self, request: Request, app_id: str) -> Response:
-        return Response(s.AppSerializer(services.access_app(app_id)).data)
+        return Response(s.app_json(services.access_app(app_id)))
 
     @extend_schema(request=s.AppUpdateSerializer, responses=s.AppSerializer)
     def put(self, request: Request, app_id: str) -> Response:
@@ -121,7 +121,7 @@ class AppDetailView(APIView):
             description=data.get("description"),
             config=parse_config(data),
         )
-        return Response(s.AppSerializer(app).data)
+        return Response(s.app_json(app))
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, app_id: str) -> Response:
