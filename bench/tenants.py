@@ -14,7 +14,9 @@ import time
 from pathlib import Path
 
 import httpx
-from _server import free_port, start_server, stop_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.live_server import start_live_server  # the tests' launcher
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -27,13 +29,10 @@ def main() -> None:
     parser.add_argument("--apps", type=int, default=1000)
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hector-bench-") as tmp:
-        port = free_port()
-        process, _ = start_server(Path(tmp) / "data", port)
+        server = start_live_server(Path(tmp) / "data", "--no-watch")
         try:
-            headers = {"Authorization": "Bearer bench-secret"}
-            with httpx.Client(
-                base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30
-            ) as client:
+            headers = {"Authorization": f"Bearer {server.admin_secret()}"}
+            with httpx.Client(base_url=server.url, headers=headers, timeout=30) as client:
                 durations = []
                 for index in range(options.apps):
                     started = time.perf_counter()
@@ -63,7 +62,7 @@ def main() -> None:
                     f"p95 {percentile(list_ms, 0.95):.1f} ms (target <= 50 ms)"
                 )
         finally:
-            stop_server(process)
+            server.stop()
 
 
 if __name__ == "__main__":

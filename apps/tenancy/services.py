@@ -41,19 +41,7 @@ def access_app(app_id: str) -> App:
 
 def list_apps(*, after: str | None = None, limit: int = 100) -> list[App]:
     """Apps in creation order; `after` is the id of the last app of the previous page."""
-    queryset = (
-        App.objects.tenants()
-        .only(
-            "id",
-            "name",
-            "description",
-            "config_json",
-            "active_revision",
-            "created_at",
-            "updated_at",
-        )
-        .order_by("created_at", "id")
-    )
+    queryset = App.objects.tenants().order_by("created_at", "id")
     if after:
         anchor = App.objects.filter(pk=after).values_list("created_at", flat=True).first()
         if anchor is None:
