@@ -19,3 +19,6 @@ else:
     os.environ.setdefault("HECTOR_DATA_DIR", tempfile.mkdtemp(prefix="hector-test-"))
 
 os.environ.setdefault("HECTOR_SECRET_KEY", "test-secret-key-not-for-production")
+
+# No test may reach a real LLM provider: the factory refuses anything but loopback fakes.
+os.environ["HECTOR_LLM_LOOPBACK_ONLY"] = "1"
