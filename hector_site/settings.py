@@ -96,6 +96,7 @@ SHARED_APPS = [
 ]
 TENANT_APPS = [
     "apps.configs",
+    "apps.conversations",
 ]
 INSTALLED_APPS = ["daphne", *SHARED_APPS, *[a for a in TENANT_APPS if a not in SHARED_APPS]]
 

@@ -1,5 +1,6 @@
 from django.urls import path, re_path
 
+from apps.conversations.api import views as sessions
 from apps.tenancy.api import views
 from hector_site.errors import not_found_view
 
@@ -10,5 +11,7 @@ urlpatterns = [
     path("reload", views.ReloadView.as_view()),
     path("jwks", views.JwksView.as_view()),
     path("jwks.json", views.JwksView.as_view()),
+    path("sessions", sessions.SessionListView.as_view()),
+    re_path(r"^sessions/(?P<session_id>.*)$", sessions.SessionDetailView.as_view()),
     re_path(r"^.*$", not_found_view),
 ]
