@@ -53,6 +53,16 @@ def paced(chunks: Iterable[bytes], delay_s: float) -> Iterator[bytes]:
         yield chunk
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that hang up mid-stream (a cancelled run, a closed SDK) are not errors here."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
+
+
 class FakeHTTPServer:
     """Subclass and implement `handle(request) -> Response`."""
 
@@ -108,7 +118,7 @@ class FakeHTTPServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = _serve
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         # A short poll interval keeps stop() fast: each test starts and stops its own fake.
         self._thread = threading.Thread(
