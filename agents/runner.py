@@ -142,7 +142,8 @@ class Runner:
         try:
             llm_agent = await self._agent(agent)
             session = await self._open_session(agent, user_id, session_id)
-            history = await self.sessions.list_events(session.id)
+            # A session created just now has no history: skip the round trip.
+            history = await self.sessions.list_events(session.id) if session.event_count else []
         except Exception as exc:
             yield self._error_event(agent, exc, session_id)
             return

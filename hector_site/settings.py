@@ -190,7 +190,14 @@ HECTOR_PUBLIC_URL = os.environ.get("HECTOR_PUBLIC_URL") or None
 HECTOR_APP_TOKEN_TTL_S = 365 * 24 * 3600
 HECTOR_TEMPLATE_SCHEMA = "app_template"
 
-LOG_LEVEL = os.environ.get("HECTOR_LOG_LEVEL", "info").upper().replace("WARN", "WARNING")
+_LOG_LEVELS = {
+    "debug": "DEBUG",
+    "info": "INFO",
+    "warn": "WARNING",
+    "warning": "WARNING",
+    "error": "ERROR",
+}
+LOG_LEVEL = _LOG_LEVELS.get(os.environ.get("HECTOR_LOG_LEVEL", "info").lower(), "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

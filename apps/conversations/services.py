@@ -8,10 +8,12 @@ function speaks the domain dataclasses of `agents.sessions`, never rows.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
@@ -48,26 +50,46 @@ def create_session(
     session_id: str | None = None,
     state: Mapping[str, Any] | None = None,
 ) -> Session:
-    """A new session; `app:`/`user:` keys of the initial state go to their shared scopes."""
+    """A new session; `app:`/`user:` keys of the initial state go to their shared scopes.
+
+    One `INSERT ... ON CONFLICT DO NOTHING` tells "created" from "exists" without a transaction
+    of its own: a new session is on the path of every first A2A message.
+    """
     session_id = session_id or uuid.uuid4().hex
     if len(session_id) > MAX_SESSION_ID_LENGTH:
         raise ValueError(f"session id longer than {MAX_SESSION_ID_LENGTH} characters")
     session_part, app_part, user_part = split_state_delta(state or {})
     created = now()
-    try:
-        with transaction.atomic():
-            row = SessionRow.objects.create(
-                id=session_id,
-                user_id=user_id,
-                agent=agent,
-                state=session_part,
-                created_at=created,
-                updated_at=created,
-            )
-            _write_shared_state(user_id=user_id, app_part=app_part, user_part=user_part)
-    except IntegrityError as exc:
-        raise ValueError(f'session "{session_id}" already exists') from exc
-    return _views([row])[0]
+    with _atomic_if(bool(app_part or user_part)), connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {SessionRow._meta.db_table} "
+            "(id, user_id, agent, state, created_at, updated_at, last_sequence) "
+            "VALUES (%s, %s, %s, %s::jsonb, %s, %s, 0) ON CONFLICT (id) DO NOTHING RETURNING id",
+            [session_id, user_id, agent, json.dumps(session_part), created, created],
+        )
+        if cursor.fetchone() is None:
+            raise ValueError(f'session "{session_id}" already exists')
+        _write_shared_state(user_id=user_id, app_part=app_part, user_part=user_part)
+    row = SessionRow(
+        id=session_id,
+        user_id=user_id,
+        agent=agent,
+        state=session_part,
+        created_at=created,
+        updated_at=created,
+    )
+    return _views([row], new=True)[0]
+
+
+def _atomic_if(needed: bool) -> Any:
+    """A transaction only when several statements must commit together.
+
+    Inside a caller's atomic block a savepoint is still taken, so a failed statement cannot poison
+    the caller's transaction; in autocommit a single statement is atomic by itself.
+    """
+    if needed or connection.in_atomic_block:
+        return transaction.atomic()
+    return contextlib.nullcontext()
 
 
 def get_session(session_id: str, *, user_id: str | None = None) -> Session | None:
@@ -115,21 +137,33 @@ def _session_exists(session_id: str) -> bool:
     return SessionRow.objects.filter(pk=session_id).exists()
 
 
-def _views(rows: Sequence[SessionRow]) -> list[Session]:
-    """Domain sessions for rows, in three queries however many rows (no N+1)."""
+def _views(rows: Sequence[SessionRow], *, new: bool = False) -> list[Session]:
+    """Domain sessions for rows, in three queries however many rows (no N+1); two for `new` ones,
+    which have no events to count."""
     if not rows:
         return []
-    counts: dict[str, int] = dict(
-        EventRow.objects.filter(session_id__in=[row.id for row in rows])
-        .order_by()
-        .values_list("session_id")
-        .annotate(count=Count("pk"))
+    counts: dict[str, int] = (
+        {}
+        if new
+        else dict(
+            EventRow.objects.filter(session_id__in=[row.id for row in rows])
+            .order_by()
+            .values_list("session_id")
+            .annotate(count=Count("pk"))
+        )
     )
-    app_state = dict(AppState.objects.values_list("key", "value"))
+    app_state: dict[str, Any] = {}
     user_states: dict[str, dict[str, Any]] = defaultdict(dict)
-    user_rows = UserState.objects.filter(user_id__in={row.user_id for row in rows})
-    for user_id, key, value in user_rows.values_list("user_id", "key", "value"):
-        user_states[user_id][key] = value
+    with connection.cursor() as cursor:  # both shared scopes in one round trip
+        cursor.execute(
+            f"SELECT NULL, key, value::text FROM {AppState._meta.db_table} UNION ALL "
+            f"SELECT user_id, key, value::text FROM {UserState._meta.db_table} "
+            "WHERE user_id = ANY(%s)",
+            [sorted({row.user_id for row in rows})],
+        )
+        for user_id, key, value in cursor.fetchall():
+            target = app_state if user_id is None else user_states[user_id]
+            target[key] = None if value is None else json.loads(value)
     return [
         Session(
             id=row.id,
@@ -174,34 +208,67 @@ def _write_shared_state(
 # --- Events -------------------------------------------------------------------------------------
 
 
-def append_event(*, session_id: str, event: Event) -> Event:
-    """Store the event with the next sequence and apply its state delta, in one transaction.
+_APPEND_SQL = f"""
+WITH locked AS (
+    UPDATE {SessionRow._meta.db_table}
+       SET last_sequence = last_sequence + 1,
+           state = state || %s::jsonb,
+           updated_at = GREATEST(%s, updated_at)
+     WHERE id = %s
+ RETURNING id, last_sequence, user_id
+)
+INSERT INTO {EventRow._meta.db_table}
+       (session_id, sequence, event_id, invocation_id, author, role, parts, actions, partial,
+        usage, timestamp)
+SELECT locked.id, locked.last_sequence, %s, %s, %s, %s, %s::jsonb, %s::jsonb, false, %s::jsonb, %s
+  FROM locked
+RETURNING sequence, (SELECT user_id FROM locked)
+"""
 
-    The session row is locked first, so concurrent appends to one session are serialised and
-    sequences stay gapless; the lock also makes the read-modify-write of `state` safe. A partial
-    (streaming) event is returned as given, never stored.
+
+def append_event(*, session_id: str, event: Event) -> Event:
+    """Store the event with the next sequence and apply its state delta, atomically.
+
+    One statement does it: the UPDATE of the session row takes its lock (so concurrent appends
+    are serialised and sequences stay gapless), bumps `last_sequence` and merges the session-scope
+    delta, and the INSERT stores the event under that sequence. Shared-scope (`app:`/`user:`)
+    keys, when present, join it in one transaction. A partial (streaming) event is returned as
+    given, never stored.
     """
     if event.partial:
         if not _session_exists(session_id):
             raise SessionNotFound(session_id)
         return event
+    stored = stored_event(event, 0)
+    session_part, app_part, user_part = split_state_delta(stored.actions.state_delta)
+    fields = _event_fields(stored)
     try:
-        with transaction.atomic():
-            row = SessionRow.objects.select_for_update().filter(pk=session_id).first()
+        with _atomic_if(bool(app_part or user_part)), connection.cursor() as cursor:
+            cursor.execute(
+                _APPEND_SQL,
+                [
+                    json.dumps(session_part),
+                    now(),
+                    session_id,
+                    fields["event_id"],
+                    fields["invocation_id"],
+                    fields["author"],
+                    fields["role"],
+                    json.dumps(fields["parts"]),
+                    json.dumps(fields["actions"]),
+                    json.dumps(fields["usage"]),
+                    fields["timestamp"],
+                ],
+            )
+            row = cursor.fetchone()
             if row is None:
                 raise SessionNotFound(session_id)
-            stored = stored_event(event, row.last_sequence + 1)
-            EventRow.objects.create(session=row, **_event_fields(stored))
-            session_part, app_part, user_part = split_state_delta(stored.actions.state_delta)
-            _write_shared_state(user_id=row.user_id, app_part=app_part, user_part=user_part)
-            row.state = {**row.state, **session_part}
-            row.last_sequence = stored.sequence
-            row.updated_at = max(now(), row.updated_at)
-            row.save(update_fields=["state", "last_sequence", "updated_at"])
+            sequence, user_id = row
+            _write_shared_state(user_id=user_id, app_part=app_part, user_part=user_part)
     except IntegrityError as exc:
         # The sequence is ours under the row lock, so the clash can only be the event id.
         raise ValueError(f'event "{event.id}" already exists') from exc
-    return stored
+    return replace(stored, sequence=sequence)
 
 
 def list_events(session_id: str, *, after: int = 0, limit: int | None = None) -> list[Event]:
