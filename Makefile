@@ -34,6 +34,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/tenants.py
+	$(BIN)/python bench/runner.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

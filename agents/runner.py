@@ -109,14 +109,19 @@ class Runner:
         self._tools = dict(tools or {})
         self._llm_factory = llm_factory
         self._given_llms = dict(llms or {})
-        self._built_llms: dict[str, LLM] = {}
+        # SDK clients hold connections bound to the event loop that opened them, so a client is
+        # reused only on its own loop (a worker may run each task on a fresh loop).
+        self._built_llms: dict[tuple[str, asyncio.AbstractEventLoop], LLM] = {}
         self._base_dir = Path(base_dir) if base_dir is not None else None
         self._instruction_files: dict[str, str] = {}
 
     async def aclose(self) -> None:
         """Close the LLM clients this runner built; the next run builds fresh ones."""
         built, self._built_llms = self._built_llms, {}
-        for name, client in built.items():
+        loop = asyncio.get_running_loop()
+        for (name, owner), client in built.items():
+            if owner is not loop:
+                continue  # its loop is gone or elsewhere; its connections went with it
             try:
                 await client.aclose()
             except Exception:
@@ -208,9 +213,12 @@ class Runner:
     def _llm(self, name: str, config: LLMConfig) -> LLM:
         if name in self._given_llms:
             return self._given_llms[name]
-        client = self._built_llms.get(name)
+        loop = asyncio.get_running_loop()
+        for key in [k for k in self._built_llms if k[1].is_closed()]:
+            del self._built_llms[key]
+        client = self._built_llms.get((name, loop))
         if client is None:
-            client = self._built_llms[name] = self._llm_factory(config)
+            client = self._built_llms[(name, loop)] = self._llm_factory(config)
         return client
 
     def _agent_tools(self, agent: str, config: AgentConfig) -> dict[str, BoundTool]:

@@ -1,0 +1,18 @@
+"""Domain tests run without Django: the Python API must use in-memory sessions here, even though
+the Django side (loaded in the same pytest process) registers Postgres sessions as the default."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import agents.api as api
+
+
+@pytest.fixture(autouse=True)
+def in_memory_sessions() -> Iterator[None]:
+    previous = api._default_session_factory
+    api.set_default_session_factory(None)
+    yield
+    api.set_default_session_factory(previous)
