@@ -90,3 +90,13 @@ class Script:
             if self.steps:
                 return self.steps.popleft()
         return self.default or Failure(500, "fake script exhausted")
+
+
+class SleepRecorder:
+    """Stands in for asyncio.sleep so retry delays are asserted, not waited out."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)

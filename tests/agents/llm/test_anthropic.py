@@ -8,7 +8,6 @@ native structured output, `error` events inside a 200 stream.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -47,12 +46,13 @@ from tests.fakes.anthropic_server import (
     Fake,
     RawToolCall,
     StreamError,
-    make_llm,
     sent_blocks,
     sent_system,
     sent_tool_results,
 )
-from tests.fakes.script import Failure, Reply, Script, ScriptedToolCall
+from tests.fakes.script import Failure, Reply, Script, ScriptedToolCall, SleepRecorder
+
+PROVIDER = "anthropic"
 
 PNG = b"\x89PNG\r\n\x1a\n fake image"
 PDF = b"%PDF-1.7 fake document"
@@ -62,39 +62,6 @@ WEATHER = ToolSpec(
     description="Current weather for a city.",
     parameters={"type": "object", "properties": {"city": {"type": "string"}}},
 )
-
-
-class SleepRecorder:
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, delay: float) -> None:
-        self.delays.append(delay)
-
-
-@pytest.fixture
-def script() -> Script:
-    return Script()
-
-
-@pytest.fixture
-def fake(script: Script) -> Iterator[Fake]:
-    server = Fake(script)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def sleeps() -> SleepRecorder:
-    return SleepRecorder()
-
-
-@pytest.fixture
-async def llm(fake: Fake, sleeps: SleepRecorder) -> AsyncIterator[LLM]:
-    client = make_llm(fake, max_retries=2, sleep=sleeps)
-    yield client
-    await client.aclose()
 
 
 def user(*parts: Any) -> Message:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import socket
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
@@ -57,7 +56,9 @@ from tests.fakes.gemini_server import (
     sent_signature,
     sent_tool_results,
 )
-from tests.fakes.script import Failure, Malformed, Reply, Script, ScriptedToolCall
+from tests.fakes.script import Failure, Malformed, Reply, Script, ScriptedToolCall, SleepRecorder
+
+PROVIDER = "gemini"
 
 WEATHER = ToolSpec(
     name="get_weather",
@@ -69,41 +70,6 @@ WEATHER = ToolSpec(
         "additionalProperties": False,
     },
 )
-
-
-class SleepRecorder:
-    """Stands in for asyncio.sleep so retry delays are asserted, not waited out."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, delay: float) -> None:
-        self.delays.append(delay)
-
-
-@pytest.fixture
-def script() -> Script:
-    return Script()
-
-
-@pytest.fixture
-def fake(script: Script) -> Iterator[Fake]:
-    server = Fake(script)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def sleeps() -> SleepRecorder:
-    return SleepRecorder()
-
-
-@pytest.fixture
-async def llm(fake: Fake, sleeps: SleepRecorder) -> AsyncIterator[Any]:
-    client = make_llm(fake, max_retries=2, sleep=sleeps)
-    yield client
-    await client.aclose()
 
 
 def user(*parts: Any) -> Message:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import logging
 import socket
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -32,7 +31,9 @@ from agents.llm.config import LLMConfig
 from agents.llm.factory import build_llm
 from tests.fakes.http import RecordedRequest, Response, ndjson
 from tests.fakes.ollama_server import Fake, make_llm, sent_tool_results
-from tests.fakes.script import Failure, Reply, Script, ScriptedToolCall
+from tests.fakes.script import Failure, Reply, Script, ScriptedToolCall, SleepRecorder
+
+PROVIDER = "ollama"
 
 PNG = b"\x89PNG\r\n\x1a\n-not-really-an-image"
 
@@ -46,39 +47,6 @@ CLOCK = ToolSpec(
     description="Local time in a city.",
     parameters={"type": "object", "properties": {"city": {"type": "string"}}},
 )
-
-
-class SleepRecorder:
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, delay: float) -> None:
-        self.delays.append(delay)
-
-
-@pytest.fixture
-def script() -> Script:
-    return Script()
-
-
-@pytest.fixture
-def fake(script: Script) -> Iterator[Fake]:
-    server = Fake(script)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def sleeps() -> SleepRecorder:
-    return SleepRecorder()
-
-
-@pytest.fixture
-async def llm(fake: Fake, sleeps: SleepRecorder) -> AsyncIterator[LLM]:
-    client = make_llm(fake, max_retries=2, sleep=sleeps)
-    yield client
-    await client.aclose()
 
 
 def user(*parts: Any) -> Message:

@@ -4,7 +4,7 @@ APIs; OpenAI's error codes, `retry-after-ms` and failures inside a 200 stream.""
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
 
 import httpx
@@ -37,11 +37,13 @@ from agents.llm.base import (
 from agents.llm.config import LLMConfig
 from agents.llm.factory import build_llm
 from tests.agents.llm import test_provider_behaviour as shared
-from tests.agents.llm.test_provider_behaviour import WEATHER, SleepRecorder, ask, collect, text
+from tests.agents.llm.test_provider_behaviour import WEATHER, ask, collect, text
 from tests.fakes import openai_server
 from tests.fakes.http import RecordedRequest
 from tests.fakes.openai_server import Fake, OpenAIFailure, RawToolCall, SummaryReply, make_llm
-from tests.fakes.script import Failure, Reply, Script, ScriptedToolCall
+from tests.fakes.script import Failure, Reply, Script, ScriptedToolCall, SleepRecorder
+
+PROVIDER = "openai"
 
 Api = Literal["responses", "chat"]
 APIS: list[Api] = ["responses", "chat"]
@@ -55,24 +57,6 @@ SHARED_BEHAVIOURS: list[Callable[..., Any]] = [
 
 PNG = b"\x89PNG\r\n\x1a\nfake-image"
 PDF = b"%PDF-1.7 fake"
-
-
-@pytest.fixture
-def script() -> Script:
-    return Script()
-
-
-@pytest.fixture
-def fake(script: Script) -> Iterator[Fake]:
-    server = Fake(script)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def sleeps() -> SleepRecorder:
-    return SleepRecorder()
 
 
 @pytest.fixture(params=APIS)

@@ -10,7 +10,6 @@ Each `tests/fakes/<provider>_server.py` provides:
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -33,7 +32,7 @@ from agents.llm.base import (
     ToolSpec,
     Usage,
 )
-from tests.fakes.script import Failure, Malformed, Reply, Script, ScriptedToolCall
+from tests.fakes.script import Failure, Malformed, Reply, Script, ScriptedToolCall, SleepRecorder
 
 PROVIDERS = ["anthropic", "openai", "gemini", "ollama"]
 
@@ -48,44 +47,9 @@ WEATHER = ToolSpec(
 )
 
 
-class SleepRecorder:
-    """Stands in for asyncio.sleep so retry tests assert the delays without waiting them out."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, delay: float) -> None:
-        self.delays.append(delay)
-
-
 @pytest.fixture(params=PROVIDERS)
 def provider(request: pytest.FixtureRequest) -> ModuleType:
     return importlib.import_module(f"tests.fakes.{request.param}_server")
-
-
-@pytest.fixture
-def script() -> Script:
-    return Script()
-
-
-@pytest.fixture
-def fake(provider: ModuleType, script: Script) -> Iterator[Any]:
-    server = provider.Fake(script)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def sleeps() -> SleepRecorder:
-    return SleepRecorder()
-
-
-@pytest.fixture
-async def llm(provider: ModuleType, fake: Any, sleeps: SleepRecorder) -> AsyncIterator[Any]:
-    client = provider.make_llm(fake, max_retries=2, sleep=sleeps)
-    yield client
-    await client.aclose()
 
 
 def ask(text: str, **kwargs: Any) -> LLMRequest:
