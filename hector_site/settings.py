@@ -93,10 +93,12 @@ SHARED_APPS = [
     "apps.observability",
     "apps.studio",
     "apps.server",
+    "apps.a2a_server",
 ]
 TENANT_APPS = [
     "apps.configs",
     "apps.conversations",
+    "apps.tasks",
 ]
 INSTALLED_APPS = ["daphne", *SHARED_APPS, *[a for a in TENANT_APPS if a not in SHARED_APPS]]
 
@@ -187,6 +189,10 @@ HECTOR_METRICS = env_flag("HECTOR_METRICS")
 HECTOR_TRACING_ENDPOINT = os.environ.get("HECTOR_TRACING_ENDPOINT") or None
 HECTOR_CONFIG = os.environ.get("HECTOR_CONFIG") or str(DATA_DIR / "config.yaml")
 HECTOR_PUBLIC_URL = os.environ.get("HECTOR_PUBLIC_URL") or None
+# Push-notification targets exempt from the SSRF policy (comma list of hosts or domains).
+HECTOR_PUSH_ALLOWED_HOSTS = [
+    h.strip() for h in os.environ.get("HECTOR_PUSH_ALLOWED_HOSTS", "").split(",") if h.strip()
+]
 HECTOR_APP_TOKEN_TTL_S = 365 * 24 * 3600
 HECTOR_TEMPLATE_SCHEMA = "app_template"
 

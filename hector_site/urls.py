@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", include("apps.tenancy.api.urls")),
     path("studio/", include("apps.studio.urls")),
+    path("", include("apps.a2a_server.urls")),
     # Static assets are served by the app itself: `hector serve` is the whole product, no proxy
     # needed.
     re_path(r"^static/(?P<path>.*)$", serve_static, {"insecure": True}),

@@ -17,3 +17,8 @@ apps_total = Gauge("hector_apps", "Apps (tenants) registered.")
 errors_total = Counter(
     "hector_errors_total", "Errors by component and type.", ["component", "type"]
 )
+push_notifications_total = Counter(
+    "hector_push_notifications_total",
+    "A2A push notification deliveries by outcome.",
+    ["result"],
+)

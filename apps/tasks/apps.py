@@ -1,0 +1,20 @@
+import atexit
+
+from django.apps import AppConfig
+
+
+class TasksConfig(AppConfig):
+    """Per app (tenant schema): A2A task rows and their push notification configs."""
+
+    name = "apps.tasks"
+    label = "tasks"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        """Cancel requests for runs of this process arrive on the bus from any process; the bus
+        knows nothing about runs, so the run registry is wired to it here, once. At exit the bus
+        sends what it still holds and closes its connections."""
+        from apps.tasks import bus, runtime
+
+        bus.set_cancel_handler(runtime.cancel_local_run)
+        atexit.register(bus.shutdown)
