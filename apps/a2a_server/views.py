@@ -2,7 +2,8 @@
 
 Views are async and thin: resolve the agent (visibility, auth), read the body, hand the call to
 `rpc`, write JSON or SSE. The SSE body runs after the tenant middleware has returned, so it never
-touches the ORM itself: the task service names its schema on every hop (`in_schema`).
+queries itself: the task service names its schema on every hop (`in_schema`). The body only hands
+the request's database connection back to the pool, so open streams do not pin connections.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ PING = b": ping\n\n"
 CARD_MAX_AGE_S = 60
 STREAM_QUEUE_SIZE = 64
 JSON = "application/json"
+IN_MEMORY_BODY_BYTES = 1024 * 1024
 
 
 def task_service(app: App) -> rpc.TaskServiceLike:
@@ -217,15 +219,21 @@ def _too_large(limit: int) -> HttpResponse:
     return _rpc_error(None, error, status=413)
 
 
-def _read_body(request: HttpRequest, limit: int) -> bytes | None:
-    """The raw body, or None when it exceeds `limit` (checked on the header first)."""
+async def _read_body(request: HttpRequest, limit: int) -> bytes | None:
+    """The raw body, or None when it exceeds `limit` (checked on the header first).
+
+    Not `request.body`: that refuses anything past Django's 2.5 MB. Django spools bodies past
+    that size to a temporary file, so a large one is read off the event loop."""
     try:
         declared = int(request.headers.get("Content-Length") or 0)
     except ValueError:
         declared = 0
     if declared > limit:
         return None
-    body = request.read()  # not `request.body`: that refuses anything past Django's 2.5 MB
+    if declared > IN_MEMORY_BODY_BYTES:
+        body = await asyncio.to_thread(request.read)
+    else:
+        body = request.read()
     return None if len(body) > limit else body
 
 
@@ -234,7 +242,7 @@ async def _json_rpc(request: HttpRequest, name: str) -> HttpResponse:
     if isinstance(resolved, HttpResponse):
         return resolved
     app, catalog, server, agent = resolved
-    raw = _read_body(request, server.max_body_bytes)
+    raw = await _read_body(request, server.max_body_bytes)
     if raw is None:
         return _too_large(server.max_body_bytes)
     header = request.headers.get("A2A-Version")

@@ -56,7 +56,10 @@ __all__ = [
     "artifact_json",
     "dumps",
     "event_json",
+    "invalid",
     "message_json",
+    "optional_int",
+    "optional_str",
     "parse_list_params",
     "parse_message",
     "parse_part",
@@ -65,6 +68,7 @@ __all__ = [
     "parse_state",
     "part_json",
     "push_config_json",
+    "required_str",
     "send_result_json",
     "task_json",
     "task_page_json",
@@ -404,10 +408,6 @@ def optional_str(params: Mapping[str, Any], key: str, path: str = "params") -> s
 
 def optional_int(params: Mapping[str, Any], key: str, path: str = "params") -> int | None:
     return _int(params, key, path)
-
-
-def optional_object(params: Mapping[str, Any], key: str, path: str = "params") -> dict[str, Any]:
-    return _object(params, key, path)
 
 
 # --- Rendering ----------------------------------------------------------------------------------

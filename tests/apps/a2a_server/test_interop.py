@@ -429,3 +429,26 @@ async def test_http_edge_over_the_socket(server: Server) -> None:
             headers={"If-None-Match": card.headers["ETag"]},
         )
         assert cached.status_code == 304
+
+
+async def test_more_open_streams_than_database_connections(server: Server) -> None:
+    """Each open SSE stream used to pin its request's pool connection (20 per process)."""
+    streams = 40
+    server.script.extend([Reply(text=["a", "b", "c"], chunk_delay_s=0.4)] * streams)
+
+    async def one(http: httpx.AsyncClient, index: int) -> str:
+        request = {"jsonrpc": "2.0", "id": index, "method": "message/stream"}
+        request["params"] = {"message": raw_message()}
+        last: dict[str, Any] = {}
+        async with http.stream("POST", server.agent_url, json=request) as response:
+            assert response.status_code == 200
+            async for line in response.aiter_lines():
+                if line.startswith("data: "):
+                    last = json.loads(line[6:])
+        return str(last["result"]["status"]["state"])
+
+    limits = httpx.Limits(max_connections=streams + 5)
+    async with httpx.AsyncClient(timeout=TIMEOUT_S, limits=limits) as http:
+        async with asyncio.timeout(60):
+            states = await asyncio.gather(*(one(http, i) for i in range(streams)))
+    assert states == ["completed"] * streams
