@@ -73,6 +73,9 @@ class FakeHTTPServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Streamed chunks are small writes: without TCP_NODELAY, Nagle plus the client's
+            # delayed ACK adds ~40 ms per response, which would swamp every latency we measure.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 return
