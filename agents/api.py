@@ -27,23 +27,14 @@ from agents.llm.base import LLM
 from agents.llm.config import LLMConfig
 from agents.llm.factory import build_llm
 from agents.runner import LLMFactory, Runner
-from agents.sessions import InMemorySessionService, SessionService
+from agents.sessions import SessionService, default_sessions, set_default_session_factory
 from tools.base import FunctionTool, Tool
 
 __all__ = ["Hector", "RunFailed", "set_default_session_factory"]
 
-SessionFactory = Callable[[], SessionService]
 ToolsArg = Mapping[str, Tool] | Iterable[Tool | Callable[..., Any]] | None
 
 T = TypeVar("T")
-
-_default_session_factory: SessionFactory | None = None
-
-
-def set_default_session_factory(factory: SessionFactory | None) -> None:
-    """Where `Hector` gets its sessions when none are passed (None: back to in-memory)."""
-    global _default_session_factory
-    _default_session_factory = factory
 
 
 class RunFailed(HectorError):
@@ -75,8 +66,7 @@ class Hector:
     ) -> None:
         self.config = config
         if sessions is None:
-            factory = _default_session_factory
-            sessions = factory() if factory is not None else InMemorySessionService()
+            sessions = default_sessions()
         self.sessions = sessions
         self.runner = Runner(
             config,

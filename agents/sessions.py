@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
@@ -334,3 +334,21 @@ def events_state(events: Sequence[Event]) -> dict[str, Any]:
         session_part, _, _ = split_state_delta(event.actions.state_delta)
         state.update(session_part)
     return state
+
+
+SessionFactory = Callable[[], SessionService]
+_default_session_factory: SessionFactory | None = None
+
+
+def set_default_session_factory(factory: SessionFactory | None) -> None:
+    """Where the Python API gets sessions when none are passed (None: back to in-memory).
+
+    Lives here, not in `agents.api`, so the Django side can register Postgres sessions at start
+    without importing the whole runtime."""
+    global _default_session_factory
+    _default_session_factory = factory
+
+
+def default_sessions() -> SessionService:
+    factory = _default_session_factory
+    return factory() if factory is not None else InMemorySessionService()

@@ -7,12 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
-import agents.api as api
+import agents.sessions as sessions
 
 
 @pytest.fixture(autouse=True)
 def in_memory_sessions() -> Iterator[None]:
-    previous = api._default_session_factory
-    api.set_default_session_factory(None)
+    previous = sessions._default_session_factory
+    sessions.set_default_session_factory(None)
     yield
-    api.set_default_session_factory(previous)
+    sessions.set_default_session_factory(previous)
