@@ -62,14 +62,17 @@ class TimedFake(Fake):
     `first_text_at[marker]` is `time.monotonic()` right after the first text delta was written
     and flushed (streamed answers), or right before the complete JSON answer is written (a
     non-streaming request: json.dumps + one write follow, microseconds). With `gate` set,
-    streamed answers hold their finishing chunk until the gate opens (capacity test).
+    streamed answers hold their finishing chunk until the gate opens (capacity test), repeating
+    their last text delta every `hold_tick_s` meanwhile, as a slow model would: a stream silent
+    for longer than the server's LLM timeout (120 s) would fail for that alone.
     """
 
     def __init__(self, script: Script) -> None:
         super().__init__(script)
         self.first_text_at: dict[str, float] = {}
         self.gate: threading.Event | None = None
-        self.gate_timeout_s = 300.0
+        self.hold_tick_s = 10.0
+        self.hold_max_s = 900.0
         self.streamed = 0
         self.not_streamed = 0
         # ThreadingHTTPServer listens with a backlog of 5: thousands of streams connect at once.
@@ -91,16 +94,19 @@ class TimedFake(Fake):
         return response
 
     def _watched(self, frames: Iterator[bytes], marker: str | None) -> Iterator[bytes]:
-        seen_text = False
+        last_text: bytes | None = None
         for frame in frames:
             gate = self.gate
             if gate is not None and _is_finish_chunk(frame):
-                gate.wait(self.gate_timeout_s)
+                held_until = time.monotonic() + self.hold_max_s
+                while not gate.wait(self.hold_tick_s) and time.monotonic() < held_until:
+                    if last_text is not None:
+                        yield last_text
             yield frame  # resumes after the server thread wrote and flushed the frame
-            if not seen_text and _is_text_chunk(frame):
-                seen_text = True
-                if marker:
+            if _is_text_chunk(frame):
+                if last_text is None and marker:
                     self.first_text_at[marker] = time.monotonic()
+                last_text = frame
 
 
 # --- HTTP/1.1 client over asyncio streams --------------------------------------------------------

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -357,6 +358,7 @@ class Capacity:
     open_s: float = 0.0
     rss_mb: float = 0.0
     fds: int = 0
+    threads: int = 0
     server_cpu_ms: float = 0.0
 
     def error(self, kind: str, example: str = "") -> None:
@@ -378,6 +380,7 @@ class StreamHolder:
         self.connecting = asyncio.Semaphore(256)
         self.all_flowing = asyncio.Event()
         self.settled = 0
+        self.final_status = ""  # of the latest stream to end, for error examples
 
     def settle(self) -> None:
         """One stream carries text, or failed before it did."""
@@ -395,7 +398,7 @@ class StreamHolder:
             if state == "completed":
                 capacity.completed += 1
             elif state is not None:
-                capacity.error(f"ended in state {state}")
+                capacity.error(f"ended in state {state}", self.final_status)
         except (HTTPError, OSError, ValueError) as error:
             capacity.error(type(error).__name__ + (f" {error}"[:80] if str(error) else ""))
         finally:
@@ -432,6 +435,7 @@ class StreamHolder:
                     self.settle()
                 if result.get("final"):
                     state = (result.get("status") or {}).get("state")
+                    self.final_status = json.dumps(result.get("status"))
         return state
 
 
@@ -445,15 +449,13 @@ async def hold_streams(
     fake.gate = threading.Event()
     started = time.monotonic()
     tasks = [asyncio.create_task(holder.one()) for _ in range(count)]
-    try:
-        await asyncio.wait_for(holder.all_flowing.wait(), open_timeout_s)
-    except TimeoutError:
-        capacity.error("not all streams carried text in time")
+    await wait_flowing(holder, started + open_timeout_s)
     capacity.open_s = time.monotonic() - started
     try:
         server = psutil.Process(target.pid)
         capacity.rss_mb = server.memory_info().rss / 2**20
         capacity.fds = server.num_fds()
+        capacity.threads = server.num_threads()
     except psutil.Error:
         pass
     await asyncio.sleep(1.0)  # all held open at once
@@ -466,6 +468,28 @@ async def hold_streams(
     return capacity
 
 
+async def wait_flowing(holder: StreamHolder, deadline: float, stall_s: float = 30.0) -> None:
+    """Until every stream carries text, the deadline passes, or every stream has been answered
+    and none started carrying text for `stall_s` (streams queued inside the server)."""
+    capacity = holder.capacity
+    progress, last_change = -1, time.monotonic()
+    while not holder.all_flowing.is_set():
+        now = time.monotonic()
+        if holder.settled != progress:
+            progress, last_change = holder.settled, now
+        answered = capacity.opened + sum(capacity.errors.values()) >= capacity.streams
+        if answered and now - last_change > stall_s:
+            capacity.error(
+                f"{capacity.streams - holder.settled} streams open but no text for {stall_s:.0f} s"
+            )
+            return
+        if now > deadline:
+            capacity.error("not all streams carried text in time")
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(holder.all_flowing.wait(), 1.0)
+
+
 def measure_capacity(target: Target, fake: TimedFake, max_streams: int) -> list[Capacity]:
     """Ramp up until a step fails; when the first step already fails, probe downwards."""
     steps = sorted({n for n in RAMP if n <= max_streams} | {max_streams})
@@ -474,15 +498,18 @@ def measure_capacity(target: Target, fake: TimedFake, max_streams: int) -> list[
     while steps:
         count = steps.pop(0)
         say(f"  {count} concurrent streams against {target.name} ...")
-        open_timeout_s = 30.0 + 0.05 * count  # time for the server to set up every stream
+        open_timeout_s = 60.0 + 0.1 * count  # time for the server to set up every stream
         with target.cpu_watch() as cpu:
-            result = asyncio.run(hold_streams(target, fake, count, open_timeout_s, 120.0))
+            result = asyncio.run(
+                hold_streams(target, fake, count, open_timeout_s, 60.0 + 0.1 * count)
+            )
         result.server_cpu_ms = cpu.total_ms()
         results.append(result)
         say(
             f"    opened {result.opened}, carried text {result.flowing}, completed "
-            f"{result.completed}, errors {result.errors or 0}; all open after "
-            f"{result.open_s:.1f} s; server RSS {result.rss_mb:.0f} MB, {result.fds} fds"
+            f"{result.completed}, errors {result.errors or 0}; waited for text on every stream "
+            f"{result.open_s:.1f} s; server RSS {result.rss_mb:.0f} MB, {result.fds} fds, "
+            f"{result.threads} threads"
         )
         for kind, example in result.examples.items():
             say(f"    e.g. {kind}: {example[:300]}")
@@ -602,8 +629,9 @@ def report_capacity(results: list[Capacity]) -> None:
     for result in results:
         verdict = "ok" if result.ok else f"FAILED {result.errors}"
         say(
-            f"  {result.streams:>5} streams: {verdict}; all carrying text after "
+            f"  {result.streams:>5} streams: {verdict}; waited for text on every stream "
             f"{result.open_s:.1f} s; server RSS {result.rss_mb:.0f} MB, {result.fds} fds, "
+            f"{result.threads} threads, "
             f"CPU {result.server_cpu_ms / result.streams:.1f} ms per stream"
         )
     best = max((r.streams for r in results if r.ok), default=0)
@@ -740,7 +768,10 @@ def measure_all(options: argparse.Namespace, fake: TimedFake, targets: list[Targ
     capacity: list[Capacity] = []
     ours = next((t for t in targets if t.name == "ours"), None)
     if ours and options.streams > 0:
-        say("ours: concurrent SSE streams (fake trickles 4 deltas 0.5 s apart, then holds) ...")
+        say(
+            "ours: concurrent SSE streams (fake: 4 deltas 0.5 s apart, then one every 10 s until "
+            "every stream carries text) ..."
+        )
         capacity = measure_capacity(ours, fake, options.streams)
     report_sends(runs, percentile(floor, 0.5), options.requests, idle)
     report_streams(latencies)
