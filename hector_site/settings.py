@@ -103,9 +103,10 @@ TENANT_APPS = [
 INSTALLED_APPS = ["daphne", *SHARED_APPS, *[a for a in TENANT_APPS if a not in SHARED_APPS]]
 
 MIDDLEWARE = [
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "apps.observability.middleware.PrometheusBeforeMiddleware",
     "apps.observability.middleware.HttpMetricsMiddleware",
     "apps.tenancy.middleware.TenantMiddleware",
+    "hector_site.lean.LeanViewMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -29,6 +29,7 @@ from apps.a2a_server.rpc import RpcError, RpcId, Stream
 from apps.a2a_server.wire import V03, V10, Version
 from apps.tenancy.models import App
 from hector_site.errors import json_error
+from hector_site.lean import lean
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +170,8 @@ async def _resolve(
 # --- Cards and discovery ------------------------------------------------------------------------
 
 
-@csrf_exempt  # bearer-token API: no cookie authenticates these routes
+@lean  # bearer-token API: no session, cookie or CSRF token on these routes
+@csrf_exempt
 async def agent_card(request: HttpRequest, name: str | None = None) -> HttpResponse:
     if request.method not in ("GET", "HEAD"):
         return json_error(405, "Method not allowed")
@@ -181,6 +183,7 @@ async def agent_card(request: HttpRequest, name: str | None = None) -> HttpRespo
     return _card_response(request, card, catalog)
 
 
+@lean
 @csrf_exempt
 async def discovery(request: HttpRequest) -> HttpResponse:
     """`GET /agents`: the cards the caller may see (SPEC 7.1, 7.6)."""
@@ -202,6 +205,7 @@ async def discovery(request: HttpRequest) -> HttpResponse:
 # --- JSON-RPC -----------------------------------------------------------------------------------
 
 
+@lean
 @csrf_exempt
 async def agent_endpoint(request: HttpRequest, name: str) -> HttpResponse:
     """`/agents/<name>` (with or without a trailing slash): POST JSON-RPC, GET the card."""
@@ -398,6 +402,7 @@ def _is_final(event: TaskUpdate) -> bool:
 # --- Tool calls ---------------------------------------------------------------------------------
 
 
+@lean
 @csrf_exempt
 async def cancel_tool_call(
     request: HttpRequest, task_id: str, call_id: str, name: str | None = None

@@ -1,11 +1,18 @@
-"""hector_http_* request metrics (django-prometheus adds its own django_* series beside them)."""
+"""hector_http_* request metrics, and django-prometheus's own series without thread hops.
+
+Both run in the event loop under ASGI: their hooks only touch in-process counters, so hopping to
+a thread for them (what `MiddlewareMixin` does for every hook of an async request) is pure cost.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
+from django_prometheus import middleware as django_prometheus
 
 from apps.observability import metrics
 
@@ -13,16 +20,43 @@ from apps.observability import metrics
 class HttpMetricsMiddleware:
     """Labels by route pattern (`agents/<str:name>`), never raw paths: bounded cardinality."""
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
+    sync_capable = True
+    async_capable = True
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self._acall(request)
         started = time.perf_counter()
-        response = self.get_response(request)
-        match = getattr(request, "resolver_match", None)
-        route = match.route if match is not None and match.route else "unmatched"
-        metrics.http_requests_total.labels(request.method, route, str(response.status_code)).inc()
-        metrics.http_request_duration_seconds.labels(request.method, route).observe(
-            time.perf_counter() - started
-        )
+        response: HttpResponse = self.get_response(request)
+        _observe(request, response, started)
         return response
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response: HttpResponse = await self.get_response(request)
+        _observe(request, response, started)
+        return response
+
+
+def _observe(request: HttpRequest, response: HttpResponse, started: float) -> None:
+    match = getattr(request, "resolver_match", None)
+    route = match.route if match is not None and match.route else "unmatched"
+    metrics.http_requests_total.labels(request.method, route, str(response.status_code)).inc()
+    metrics.http_request_duration_seconds.labels(request.method, route).observe(
+        time.perf_counter() - started
+    )
+
+
+class PrometheusBeforeMiddleware(django_prometheus.PrometheusBeforeMiddleware):
+    """django-prometheus's outermost middleware, its in-memory hooks called inline."""
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        self.process_request(request)
+        response: HttpResponse = await self.get_response(request)
+        return self.process_response(request, response)  # type: ignore[no-any-return]

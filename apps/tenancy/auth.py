@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import transaction
 
 from apps.tenancy import crypto
+from apps.tenancy.app_cache import app_cache
 from apps.tenancy.models import AdminCredential, App, SigningKey
 
 logger = logging.getLogger(__name__)
@@ -278,7 +279,7 @@ def _authenticate_app_token(token: str) -> Principal:
     except jwt.PyJWTError as exc:
         raise InvalidCredentials(str(exc)) from exc
     app_id = claims.get("app") or claims.get("tenant_id")
-    app = App.objects.filter(pk=app_id).first() if isinstance(app_id, str) else None
+    app = app_cache.get(app_id) if isinstance(app_id, str) else None
     if app is None:
         raise InvalidCredentials("app no longer exists")
     if claims.get("ver") != app.token_version:

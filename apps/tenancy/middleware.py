@@ -4,10 +4,13 @@ Order (SPEC 3.1): an app token selects its app; an `/apps/<id>/...` prefix selec
 callers (an app token naming another app gets 404, never a peek); `app_id` on /admin/* for the admin
 secret; a django-tenants Domain matching the host; otherwise `default`.
 
-This middleware is sync on purpose: under ASGI Django runs it in the request's thread-sensitive
-thread, the same one that serves the request's `sync_to_async` ORM calls, so the schema it sets is
-the one those calls see. Code that queries after the response has been handed back (a streaming
-body) must set the schema itself: see `apps.tenancy.context.in_schema`.
+django-tenants keeps the schema on the thread's connection. Under ASGI each request has its own
+thread-sensitive thread (Django enters an asgiref `ThreadSensitiveContext` per request), which
+serves the sync views and every `sync_to_async` ORM call of that request: the async path resolves
+the app and sets the schema there, in one hop, and leaves the async views on the event loop. The
+thread ends with its request, so nothing needs resetting. Code that queries after the response has
+been handed back (a streaming body) must set the schema itself: see
+`apps.tenancy.context.in_schema`. Apps come from `app_cache`, so resolving one rarely queries.
 """
 
 from __future__ import annotations
@@ -15,11 +18,14 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
+from apps.tenancy.app_cache import app_cache
 from apps.tenancy.auth import ANONYMOUS, InvalidCredentials, Principal, authenticate_bearer
 from apps.tenancy.models import DEFAULT_APP_ID, App, Domain
 from hector_site.errors import HectorError, NotFound, Unauthorized, error_response
@@ -57,25 +63,44 @@ domain_cache = _DomainCache()
 
 class TenantMiddleware:
     sync_capable = True
-    async_capable = False
+    async_capable = True
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        connection.set_schema_to_public()
+    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
+        if self.is_async:
+            return self._acall(request)
         try:
-            principal = authenticate(request)
-            app = resolve_app(request, principal)
+            _enter_tenant(request)
         except HectorError as error:
             return error_response(error)
-        request.principal = principal  # type: ignore[attr-defined]
-        request.tenant = app  # type: ignore[attr-defined]
-        connection.set_tenant(app)
         try:
-            return self.get_response(request)
+            response: HttpResponse = self.get_response(request)
+            return response
         finally:
             connection.set_schema_to_public()
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        try:
+            await sync_to_async(_enter_tenant, thread_sensitive=True)(request)
+        except HectorError as error:
+            return error_response(error)
+        response: HttpResponse = await self.get_response(request)
+        return response
+
+
+def _enter_tenant(request: HttpRequest) -> None:
+    """Resolve the caller and the app, and point this thread's connection at the app's schema."""
+    connection.set_schema_to_public()
+    principal = authenticate(request)
+    app = resolve_app(request, principal)
+    request.principal = principal  # type: ignore[attr-defined]
+    request.tenant = app  # type: ignore[attr-defined]
+    connection.set_tenant(app)
 
 
 def bearer_token(request: HttpRequest) -> str | None:
@@ -115,7 +140,7 @@ def resolve_app(request: HttpRequest, principal: Principal) -> App:
 
 
 def _load_app(app_id: str) -> App:
-    app = App.objects.filter(pk=app_id).first()
+    app = app_cache.get(app_id)
     if app is None:
         raise NotFound("App not found")
     return app

@@ -1,0 +1,67 @@
+"""Lean routes: async views that need nothing from the middleware below the tenant resolver.
+
+The A2A endpoints authenticate by bearer token (TenantMiddleware) and answer JSON or SSE: no
+session, cookie, CSRF token, user or message store. Under ASGI each Django `MiddlewareMixin` hook
+is a hop to a thread and back, about a dozen per request, which costs more CPU than the A2A call
+itself. `LeanViewMiddleware` calls a view marked `@lean` directly, applying the security headers
+inline (`SecurityMiddleware`'s hooks do no I/O), and passes every other request down the chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.http import HttpRequest, HttpResponse
+from django.middleware.security import SecurityMiddleware
+from django.urls import Resolver404, get_resolver
+
+__all__ = ["LeanViewMiddleware", "lean"]
+
+V = TypeVar("V", bound=Callable[..., Awaitable[HttpResponse]])
+
+
+def lean(view: V) -> V:
+    """Mark an async view as needing only `request.principal` and `request.tenant`."""
+    if not iscoroutinefunction(view):
+        raise TypeError(f"{view.__qualname__}: only async views can be lean")
+    view.lean = True  # type: ignore[attr-defined]
+    return view
+
+
+def _unused(request: HttpRequest) -> HttpResponse:
+    raise AssertionError("SecurityMiddleware is only used for its hooks here")
+
+
+class LeanViewMiddleware:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
+        self.security = SecurityMiddleware(_unused)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if not self.is_async:  # the test client and WSGI: the full chain, nothing to save
+            return self.get_response(request)
+        return self._acall(request)
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        urlconf = getattr(request, "urlconf", None)
+        try:
+            match = get_resolver(urlconf).resolve(request.path_info)
+        except Resolver404:
+            match = None
+        if match is None or not getattr(match.func, "lean", False):
+            response: HttpResponse = await self.get_response(request)
+            return response
+        redirect = self.security.process_request(request)
+        if redirect is not None:
+            return redirect
+        request.resolver_match = match
+        response = await match.func(request, *match.args, **match.kwargs)
+        return self.security.process_response(request, response)
