@@ -99,6 +99,7 @@ TENANT_APPS = [
     "apps.configs",
     "apps.conversations",
     "apps.tasks",
+    "apps.approvals",
 ]
 INSTALLED_APPS = ["daphne", *SHARED_APPS, *[a for a in TENANT_APPS if a not in SHARED_APPS]]
 
