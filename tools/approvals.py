@@ -12,11 +12,14 @@ Postgres, `InMemoryApprovalStore` serves tests and the Python API.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
+
+import httpx
 
 from agents.content import DataPart, Part, TextPart
 from agents.errors import HectorError
@@ -29,12 +32,18 @@ __all__ = [
     "ApprovalStore",
     "Decision",
     "InMemoryApprovalStore",
+    "ask_webhook",
     "denial_text",
     "new_approval",
     "parse_decision",
 ]
 
+logger = logging.getLogger(__name__)
+
 ApprovalState = Literal["pending", "approved", "denied", "expired"]
+
+#: How long the approval webhook may take before the request falls back to a person.
+WEBHOOK_TIMEOUT_S = 10.0
 
 #: `hector_type` of the data part that asks the caller for a decision (SPEC 8).
 APPROVAL_REQUEST_TYPE = "approval_request"
@@ -232,3 +241,36 @@ def _text_decision(text: str) -> Decision | None:
     if head in _DENY_WORDS:
         return Decision(False, None, reason)
     return None
+
+
+async def ask_webhook(
+    url: str, approval: Approval, *, client: httpx.AsyncClient | None = None
+) -> bool | None:
+    """`server.approval.webhook_url` (SPEC 8): POST the request; `{"approved": bool}` decides it.
+
+    Any other answer (an error status, no JSON, no boolean, a timeout) decides nothing: the
+    request stays pending for a person, so a broken webhook can never approve by accident."""
+    body = {
+        "tool_name": approval.tool_name,
+        "parameters": dict(approval.arguments),
+        "agent": approval.agent,
+        "session_id": approval.session_id,
+        "task_id": approval.task_id,
+        "approval_id": approval.id,
+    }
+    owned = client is None
+    http = client or httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT_S)
+    try:
+        response = await http.post(url, json=body)
+        if response.status_code >= 300:
+            logger.warning("approval webhook %s answered %s", url, response.status_code)
+            return None
+        answer = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        logger.warning("approval webhook %s failed: %s", url, exc)
+        return None
+    finally:
+        if owned:
+            await http.aclose()
+    approved = answer.get("approved") if isinstance(answer, dict) else None
+    return approved if isinstance(approved, bool) else None

@@ -13,12 +13,14 @@ from asgiref.sync import async_to_sync
 
 from agents.content import DataPart, TextPart
 from apps.approvals.store import PostgresApprovalStore
+from tests.fakes.http import FakeHTTPServer, RecordedRequest, Response
 from tools.approvals import (
     Approval,
     ApprovalNotPending,
     ApprovalStore,
     Decision,
     InMemoryApprovalStore,
+    ask_webhook,
     denial_text,
     new_approval,
     parse_decision,
@@ -154,3 +156,53 @@ def test_parse_decision(parts: list[Any], expected: Decision) -> None:
 )
 def test_anything_else_is_not_a_decision(parts: list[Any]) -> None:
     assert parse_decision(parts) is None
+
+
+class Webhook(FakeHTTPServer):
+    def __init__(self, *replies: Response) -> None:
+        super().__init__()
+        self.replies = list(replies)
+        self.seen: list[RecordedRequest] = []
+
+    def handle(self, request: RecordedRequest) -> Response:
+        self.seen.append(request)
+        return self.replies.pop(0)
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        (Response(body={"approved": True}), True),
+        (Response(body={"approved": False}), False),
+        (Response(body={"approved": "yes"}), None),
+        (Response(body=["approved"]), None),
+        (Response(status=500, body={"approved": True}), None),
+        (Response(body=b"not json", content_type="text/plain"), None),
+    ],
+)
+async def test_webhook_decides_only_with_a_boolean(reply: Response, expected: bool | None) -> None:
+    hook = Webhook(reply)
+    hook.start()
+    try:
+        approval = ask()
+        assert await ask_webhook(hook.url + "/approve", approval) is expected
+        (request,) = hook.seen
+        assert request.path == "/approve"
+        assert request.json() == {
+            "tool_name": "bash",
+            "parameters": {"command": "ls"},
+            "agent": "ops",
+            "session_id": "s1",
+            "task_id": "t1",
+            "approval_id": approval.id,
+        }
+    finally:
+        hook.stop()
+
+
+async def test_an_unreachable_webhook_decides_nothing() -> None:
+    hook = Webhook()
+    hook.start()
+    url = hook.url
+    hook.stop()
+    assert await ask_webhook(url, ask()) is None
