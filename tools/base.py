@@ -24,6 +24,7 @@ from typing import Any, Protocol, overload, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic_core import to_jsonable_python
 
+from agents.content import FilePart
 from agents.sessions import Artifact, Session, SessionService
 
 __all__ = [
@@ -44,14 +45,25 @@ DEFAULT_TOOL_TIMEOUT_S = 60.0
 
 @dataclass(frozen=True, slots=True)
 class ToolOutput:
-    """What a tool call produced: JSON-able `content`, or an error message for the model."""
+    """What a tool call produced: JSON-able `content`, or an error message for the model.
+
+    `content` is what the model reads. `structured` keeps a machine-readable result beside it
+    (MCP `structuredContent`) for code that wants the value rather than its text; `files` are
+    binary parts (images, audio) the model receives together with the results.
+    """
 
     content: Any
     is_error: bool = False
+    structured: Mapping[str, Any] | None = None
+    files: tuple[FilePart, ...] = ()
 
     @classmethod
     def error(cls, message: str) -> ToolOutput:
         return cls(content=message, is_error=True)
+
+
+def _ignore_progress(text: str) -> None:
+    """No one is listening: progress is optional, so tools never need to check."""
 
 
 @dataclass(slots=True)
@@ -73,6 +85,9 @@ class ToolContext:
     state: Mapping[str, Any] = field(default_factory=dict)
     state_delta: dict[str, Any] = field(default_factory=dict)
     artifact_delta: dict[str, int] = field(default_factory=dict)
+    #: Partial output while the call runs (a command's stdout, say). Synchronous so a tool can
+    #: call it from anywhere without awaiting; the runner decides what to do with the text.
+    progress: Callable[[str], None] = field(default=_ignore_progress)
 
     def __post_init__(self) -> None:
         self.state = MappingProxyType(dict(self.state))

@@ -41,6 +41,7 @@ from agents.content import (
     ToolResultPart,
 )
 from agents.llm.base import (
+    MAX_PROVIDER_CONNECTIONS,
     AuthenticationError,
     BadRequestError,
     ContextTooLongError,
@@ -119,7 +120,15 @@ class AnthropicLLM(ProviderLLM):
         super().__init__(model=model, retry=retry, on_retry=on_retry, sleep=sleep)
         self._api_key = api_key
         self._client = anthropic.AsyncAnthropic(
-            api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout_s,
+            max_retries=0,
+            http_client=anthropic.DefaultAsyncHttpxClient(
+                limits=httpx2.Limits(
+                    max_connections=MAX_PROVIDER_CONNECTIONS, max_keepalive_connections=100
+                )
+            ),
         )
 
     async def _open_stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]:

@@ -17,6 +17,10 @@ from typing import Any, Literal, Protocol
 
 from agents.content import Part
 
+#: Connections one LLM client may hold to its provider. The SDKs default to 1,000, which caps a
+#: server at 1,000 concurrent streamed answers; one web process is meant to hold more.
+MAX_PROVIDER_CONNECTIONS = 10_000
+
 # --- Request -----------------------------------------------------------------------------------
 
 

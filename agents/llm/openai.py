@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+import httpx2
 import openai
 
 from agents.content import (
@@ -31,6 +32,7 @@ from agents.content import (
     ToolResultPart,
 )
 from agents.llm.base import (
+    MAX_PROVIDER_CONNECTIONS,
     AuthenticationError,
     BadRequestError,
     ContextTooLongError,
@@ -92,6 +94,11 @@ class OpenAILLM(ProviderLLM):
                 base_url=base_url,
                 timeout=timeout_s,
                 max_retries=0,
+                http_client=openai.DefaultAsyncHttpxClient(
+                    limits=httpx2.Limits(
+                        max_connections=MAX_PROVIDER_CONNECTIONS, max_keepalive_connections=100
+                    )
+                ),
             )
         except openai.OpenAIError as error:  # no key anywhere: say so now, not on the first turn
             raise AuthenticationError(str(error), provider=PROVIDER) from None
