@@ -1,5 +1,11 @@
-"""Websocket routes. The Studio chat consumer lands with the Studio issue."""
+"""Websocket routes. Each route carries the middleware it needs: the Studio chat needs the
+session cookie (Django's session and user), nothing else does."""
 
-from django.urls import URLPattern
+from channels.auth import AuthMiddlewareStack
+from django.urls import URLPattern, path
 
-websocket_urlpatterns: list[URLPattern] = []
+from apps.studio.consumers import ChatConsumer
+
+websocket_urlpatterns: list[URLPattern] = [
+    path("ws/studio/chat", AuthMiddlewareStack(ChatConsumer.as_asgi())),
+]

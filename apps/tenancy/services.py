@@ -117,6 +117,7 @@ def update_app(
     description: str | None = None,
     config: dict[str, Any] | None = None,
     source: str = "api",
+    comment: str = "",
 ) -> App:
     """Rename and/or store a new config revision (agents re-materialised atomically)."""
     loaded = config_services.validate_config(config) if config is not None else None
@@ -140,7 +141,7 @@ def update_app(
             fields.append("description")
         if loaded is not None and config is not None:
             with schema_context(app.schema_name):
-                revision = config_services.store_revision(loaded, source=source)
+                revision = config_services.store_revision(loaded, source=source, comment=comment)
             app.config_json = json.dumps(config)
             app.active_revision = revision.number
             fields += ["config_json", "active_revision"]
