@@ -22,7 +22,7 @@ from agents.config import HectorConfig
 from agents.config_errors import pydantic_issues, to_config_issues
 from agents.config_loader import load_config_data, load_config_file
 from agents.errors import ConfigError, HectorError
-from agents.events import ErrorEvent, FinalEvent, RunEvent
+from agents.events import ErrorEvent, FinalEvent, InterruptedEvent, RunEvent
 from agents.llm.base import LLM
 from agents.llm.config import LLMConfig
 from agents.llm.factory import build_llm
@@ -173,6 +173,13 @@ class Hector:
                     return event.text
                 if isinstance(event, ErrorEvent):
                     raise RunFailed(event.message, code=event.code, session_id=event.session_id)
+                if isinstance(event, InterruptedEvent):
+                    # A remote agent asks something: the caller answers on the same session.
+                    raise RunFailed(
+                        f"the agent needs input: {event.message}",
+                        code=event.state.replace("-", "_"),
+                        session_id=event.session_id,
+                    )
         raise RunFailed("the run ended without an answer", code="no_answer")
 
     def generate_sync(

@@ -42,6 +42,10 @@ _TYPE_ONLY_KEYS: dict[str, tuple[str, ...]] = {
     "on_true_response": ("conditional",),
     "on_false_response": ("conditional",),
     "steps": ("runner",),
+    # Only an llm agent calls tools (agent tools) or hands the conversation over (sub_agents);
+    # workflows run their sub_agents; the other types would silently ignore them.
+    "agent_tools": ("llm",),
+    "sub_agents": ("llm", "sequential", "parallel", "loop"),
 }
 #: Agent keys naming other agents: edges of the agent graph (cycles are errors).
 _AGENT_LIST_KEYS = ("sub_agents", "agent_tools")

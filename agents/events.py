@@ -2,8 +2,11 @@
 
 They are normalised across providers and agent types. Deltas (`text_delta`, `thinking`) are for
 live display only; what was said is in the stored session events (`event_stored`), and every run
-ends with exactly one `final` or `error`. Consumers `match` on the class and finish with
-`case _: assert_never(event)`, so adding an event is a type error wherever it is not handled.
+ends with exactly one `final`, `interrupted` or `error`. Inside a run, an agent's own `run()` ends
+with its `final` (or `interrupted`); composite agents consume their children's and yield their
+own, so a caller of `Runner.run` only ever sees the root agent's. Consumers `match` on the class
+and finish with `case _: assert_never(event)`, so adding an event is a type error wherever it is
+not handled.
 `run_event_to_json` is the one serialiser for SSE and websocket frames.
 """
 
@@ -20,6 +23,7 @@ __all__ = [
     "ErrorEvent",
     "EventStored",
     "FinalEvent",
+    "InterruptedEvent",
     "RunEvent",
     "StatusEvent",
     "TextDeltaEvent",
@@ -94,13 +98,33 @@ class EventStored:
 
 @dataclass(frozen=True, slots=True)
 class FinalEvent:
-    """The run's answer. `output` is the parsed object when the agent has an `output_schema`."""
+    """The run's answer. `output` is the parsed object when the agent has an `output_schema`.
+
+    Between agents of one run it also says how the answer ended the agent's turn: `escalate`
+    (the agent called `exit_loop`/`escalate`: the enclosing workflow stops) or `transfer_to`
+    (the agent handed the conversation to another agent, which answers next). The runner
+    never yields a transfer; it runs the target instead.
+    """
 
     agent: str
     text: str
     session_id: str
     output: Any = None
+    escalate: bool = False
+    transfer_to: str | None = None
     kind: Literal["final"] = "final"
+
+
+@dataclass(frozen=True, slots=True)
+class InterruptedEvent:
+    """The run stopped to wait for the caller (a remote agent asked for input or credentials).
+    The next message on the same session resumes it; `state` is the A2A task state to report."""
+
+    agent: str
+    state: Literal["input-required", "auth-required"]
+    message: str
+    session_id: str
+    kind: Literal["interrupted"] = "interrupted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +147,7 @@ RunEvent = (
     | StatusEvent
     | EventStored
     | FinalEvent
+    | InterruptedEvent
     | ErrorEvent
 )
 
@@ -143,6 +168,7 @@ def event_to_json(event: Event) -> dict[str, Any]:
             "escalate": event.actions.escalate,
         },
         "usage": dict(event.usage),
+        "branch": event.branch,
         "timestamp": event.timestamp.isoformat(),
     }
 
@@ -183,6 +209,14 @@ def run_event_to_json(event: RunEvent) -> dict[str, Any]:
                 "text": text,
                 "session_id": session_id,
                 "output": output,
+            }
+        case InterruptedEvent(agent=agent, state=state, message=message, session_id=session_id):
+            return {
+                "kind": event.kind,
+                "agent": agent,
+                "state": state,
+                "message": message,
+                "session_id": session_id,
             }
         case ErrorEvent(agent=agent, message=message, code=code, session_id=session_id):
             return {

@@ -17,13 +17,22 @@ import re
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, assert_never
 
 import jsonschema  # type: ignore[import-untyped]
 
 from agents.config import AgentConfig, ContextConfig
-from agents.content import DataPart, Part, TextPart, ThinkingPart, ToolCallPart, ToolResultPart
+from agents.content import (
+    DataPart,
+    FilePart,
+    Part,
+    TextPart,
+    ThinkingPart,
+    ToolCallPart,
+    ToolResultPart,
+)
+from agents.control import TRANSFER_PREFIX, ControlTool
 from agents.errors import HectorError
 from agents.events import (
     EventStored,
@@ -35,6 +44,7 @@ from agents.events import (
     ToolCallEvent,
     ToolResultEvent,
 )
+from agents.invocation import Emit, InvocationContext, InvocationTool
 from agents.llm.base import (
     LLM,
     Finished,
@@ -50,7 +60,7 @@ from agents.llm.base import (
 )
 from agents.llm.config import LLMConfig
 from agents.llm.factory import thinking_of
-from agents.sessions import Artifact, Event, EventActions, Session, SessionService
+from agents.sessions import Event, EventActions
 from agents.templating import render_instruction
 from tools.base import Tool, ToolContext, ToolOutput, run_tool
 
@@ -106,36 +116,6 @@ def status_of(event: Event) -> Mapping[str, Any] | None:
     return None
 
 
-@dataclass(slots=True)
-class InvocationContext:
-    """One run of one agent on one session.
-
-    `events` is the stored history, extended as the invocation appends (read once, not per
-    LLM call). `state` is the merged state the run sees: read when the invocation started,
-    plus every delta it wrote since, `temp:` keys included. `temp:` keys live only here (the
-    store drops them), which is exactly their scope (SPEC 6).
-    """
-
-    store: SessionService
-    session: Session
-    invocation_id: str
-    events: list[Event]
-    state: dict[str, Any]
-
-    @property
-    def user_id(self) -> str:
-        return self.session.user_id
-
-    async def append(self, event: Event) -> Event:
-        stored = await self.store.append_event(self.session, event)
-        self.state.update(event.actions.state_delta)
-        self.events.append(stored)
-        return stored
-
-    async def load_artifact(self, name: str) -> Artifact | None:
-        return await self.store.load_artifact(self.session, name=name)
-
-
 @dataclass(frozen=True, slots=True)
 class BoundTool:
     """A tool as one agent offers it: config may rename it, describe it and set its timeout."""
@@ -179,10 +159,21 @@ class LLMAgent:
                 await _close_stream(stream)
             if turn.tool_calls:
                 yield EventStored(await ctx.append(self._model_event(ctx, turn)))
+                control = self._control_of(turn.tool_calls)
                 # aclosing: a consumer leaving mid-round must cancel the calls still running.
-                async with aclosing(self._run_tools(ctx, turn.tool_calls)) as round_events:
+                async with aclosing(self._run_tools(ctx, turn.tool_calls, control)) as round_events:
                     async for run_event in round_events:
                         yield run_event
+                if control is not None:
+                    # A transfer or an escalation ends this agent's turn: no further LLM call.
+                    yield FinalEvent(
+                        self.name,
+                        turn.text,
+                        ctx.session.id,
+                        escalate=control.action == "escalate",
+                        transfer_to=control.target if control.action == "transfer" else None,
+                    )
+                    return
                 continue
             text = turn.text
             parsed, problem = (
@@ -268,11 +259,21 @@ class LLMAgent:
         stored = await ctx.append(event)
         return EventStored(stored), FinalEvent(self.name, text, ctx.session.id, output)
 
+    def _control_of(self, calls: Sequence[ToolCall]) -> ControlTool | None:
+        """The first control tool the response called (one hand-over per turn wins)."""
+        for call in calls:
+            bound = self.tools.get(call.name)
+            if bound is not None and isinstance(bound.tool, ControlTool):
+                return bound.tool
+        return None
+
     async def _run_tools(
-        self, ctx: InvocationContext, calls: Sequence[ToolCall]
+        self, ctx: InvocationContext, calls: Sequence[ToolCall], control: ControlTool | None = None
     ) -> AsyncGenerator[RunEvent, None]:
         """Run one response's calls concurrently; store their results as one event, in call
-        order. Leaving early (cancel, close) cancels the calls still running."""
+        order. Events a call emits while it runs (an agent called as a tool streams its own)
+        are yielded as they come. Leaving early (cancel, close) cancels the calls still running.
+        """
         contexts = [
             ToolContext(
                 agent=self.name,
@@ -285,14 +286,23 @@ class LLMAgent:
             )
             for call in calls
         ]
+        inbox: asyncio.Queue[RunEvent | asyncio.Task[tuple[int, ToolOutput, int]]] = asyncio.Queue()
         tasks = [
-            asyncio.create_task(self._call(index, call, tc), name=f"tool {call.name}")
+            asyncio.create_task(
+                self._call(index, call, tc, ctx, inbox.put_nowait), name=f"tool {call.name}"
+            )
             for index, (call, tc) in enumerate(zip(calls, contexts, strict=True))
         ]
+        for task in tasks:
+            task.add_done_callback(inbox.put_nowait)
         outputs: dict[int, ToolOutput] = {}
         try:
-            for next_done in asyncio.as_completed(tasks):
-                index, output, duration_ms = await next_done
+            while len(outputs) < len(tasks):
+                item = await inbox.get()
+                if not isinstance(item, asyncio.Task):
+                    yield item
+                    continue
+                index, output, duration_ms = item.result()
                 outputs[index] = output
                 call = calls[index]
                 yield ToolResultEvent(
@@ -312,31 +322,85 @@ class LLMAgent:
         for tool_context in contexts:
             state_delta.update(tool_context.state_delta)
             artifact_delta.update(tool_context.artifact_delta)
-        results = tuple(
+        results: tuple[Part, ...] = tuple(
             ToolResultPart(call.call_id, call.name, outputs[i].content, outputs[i].is_error)
             for i, call in enumerate(calls)
         )
+        # Images and other files a tool returned follow the results, in call order.
+        results += tuple(file for i in range(len(calls)) for file in outputs[i].files)
+        if control is not None:
+            state_delta.update(control.state)
         event = Event(
             author=self.name,
             role="agent",
             parts=results,
             invocation_id=ctx.invocation_id,
-            actions=EventActions(state_delta=state_delta, artifact_delta=artifact_delta),
+            actions=EventActions(
+                state_delta=state_delta,
+                artifact_delta=artifact_delta,
+                transfer_to_agent=control.target if control is not None else None,
+                escalate=control is not None and control.action == "escalate",
+            ),
         )
         yield EventStored(await ctx.append(event))
 
     async def _call(
-        self, index: int, call: ToolCall, context: ToolContext
+        self,
+        index: int,
+        call: ToolCall,
+        context: ToolContext,
+        ctx: InvocationContext,
+        emit: Emit,
     ) -> tuple[int, ToolOutput, int]:
         started = time.perf_counter()
         bound = self.tools.get(call.name)
         if bound is None:
-            offered = ", ".join(self.tools) or "none"
-            output = ToolOutput.error(f'unknown tool "{call.name}" (available: {offered})')
+            output = ToolOutput.error(self._unknown_tool(call.name))
         else:
-            output = await run_tool(bound.tool, call.arguments, context, timeout_s=bound.timeout_s)
+            tool = bound.tool
+            if isinstance(tool, InvocationTool):
+                tool = _InInvocation(bound, tool, ctx, emit)
+            output = await run_tool(tool, call.arguments, context, timeout_s=bound.timeout_s)
         output = _truncate(output, self.llm_config.max_tool_output_length)
         return index, output, int((time.perf_counter() - started) * 1000)
+
+    def _unknown_tool(self, name: str) -> str:
+        if name.startswith(TRANSFER_PREFIX):
+            start = len(TRANSFER_PREFIX)
+            targets = [n[start:] for n in self.tools if n.startswith(TRANSFER_PREFIX)]
+            allowed = ", ".join(targets) or "none"
+            return (
+                f'transfer to "{name[len(TRANSFER_PREFIX) :]}" refused: not an agent this one can '
+                f"hand over to (allowed: {allowed})"
+            )
+        offered = ", ".join(self.tools) or "none"
+        return f'unknown tool "{name}" (available: {offered})'
+
+
+@dataclass(frozen=True, slots=True)
+class _InInvocation:
+    """An `InvocationTool` bound to the invocation calling it, shaped as a plain `Tool`, so
+    `run_tool` gives it the same deadline and error handling as every other tool."""
+
+    bound: BoundTool
+    tool: InvocationTool
+    ctx: InvocationContext
+    emit: Emit
+
+    @property
+    def name(self) -> str:
+        return self.bound.name
+
+    @property
+    def description(self) -> str:
+        return self.bound.description
+
+    @property
+    def parameters(self) -> Mapping[str, Any]:
+        return self.bound.parameters
+
+    async def call(self, arguments: Mapping[str, Any], context: ToolContext) -> ToolOutput:
+        return await self.tool.call_in(self.ctx, arguments, context, self.emit)
 
 
 @dataclass(slots=True)
@@ -417,7 +481,7 @@ def _truncate(output: ToolOutput, limit: int) -> ToolOutput:
     text = ToolResultPart("", "", output.content).content_text()
     if len(text) <= limit:
         return output
-    return ToolOutput(text[:limit] + TRUNCATED_MARKER, output.is_error)
+    return replace(output, content=text[:limit] + TRUNCATED_MARKER)
 
 
 # --- structured output ------------------------------------------------------------------------
@@ -506,7 +570,11 @@ def _to_messages(events: Sequence[Event], agent: str) -> list[Message]:
             said = tuple(
                 p for p in event.parts if isinstance(p, TextPart | ThinkingPart | ToolCallPart)
             )
-            results = tuple(p for p in event.parts if isinstance(p, ToolResultPart))
+            results: tuple[Part, ...] = tuple(
+                p for p in event.parts if isinstance(p, ToolResultPart)
+            )
+            if results:  # files tools returned go with the results: media only rides a user turn
+                results += tuple(p for p in event.parts if isinstance(p, FilePart))
             if said:
                 messages.append(Message("assistant", said))
             if results:

@@ -1,7 +1,8 @@
 """`Runner`: runs one agent turn on a session and yields normalised run events.
 
 The runner owns the invocation: it opens (or creates) the session, stores the user's message,
-runs the agent, and guarantees the ending: exactly one `final` or `error` event, or, when the
+builds the agent tree (workflow children, agent tools, transfer targets, control tools) and runs
+it, and guarantees the ending: exactly one `final`, `interrupted` or `error` event, or, when the
 consuming task is cancelled, a stored "canceled" status and the `CancelledError` re-raised.
 Every event is persisted as soon as it exists, so whatever happened before a failure stays in
 the session. LLM clients are built once per `llms.<name>` and reused across runs; `aclose()`
@@ -11,19 +12,25 @@ releases them.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import re
 import uuid
 from collections.abc import AsyncGenerator, Callable, Mapping
 from contextlib import aclosing
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, assert_never
 
+from agents.a2a_client import A2AClient
 from agents.config import AgentConfig, HectorConfig
-from agents.content import Part, TextPart
+from agents.content import DataPart, Part, TextPart, ToolCallPart, ToolResultPart
+from agents.control import active_agent_key, escalate_tool, exit_loop_tool, transfer_tool
+from agents.delegation import AGENT_TOOL_TIMEOUT_S, AgentTool, TransferDriver
 from agents.errors import HectorError
-from agents.events import ErrorEvent, EventStored, FinalEvent, RunEvent
+from agents.events import ErrorEvent, EventStored, FinalEvent, InterruptedEvent, RunEvent
+from agents.invocation import Agent
 from agents.llm.base import (
     LLM,
     AuthenticationError,
@@ -34,6 +41,7 @@ from agents.llm.base import (
     Message,
     ProviderUnavailableError,
     RateLimitError,
+    ToolCall,
 )
 from agents.llm.config import LLMConfig
 from agents.llm.factory import RemoteLLMRefused, build_llm
@@ -43,11 +51,15 @@ from agents.llm_agent import (
     InvocationContext,
     LLMAgent,
     status_event,
+    status_of,
 )
+from agents.remote_agent import RemoteAgent
 from agents.sessions import TEMP_PREFIX, Event, EventActions, Session, SessionService
+from agents.steps_agent import StepsAgent
+from agents.workflow import ConditionalAgent, LoopAgent, ParallelAgent, SequentialAgent
 from tools.base import DEFAULT_TOOL_TIMEOUT_S, Tool, timeout_of
 
-__all__ = ["AgentNotFound", "Runner", "SessionForbidden", "ToolUnavailable", "UnsupportedAgent"]
+__all__ = ["AgentCycle", "AgentNotFound", "Runner", "SessionForbidden", "ToolUnavailable"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +71,11 @@ class AgentNotFound(AgentError):
     code = "agent_not_found"
 
 
-class UnsupportedAgent(AgentError):
-    code = "agent_type_unsupported"
+class AgentCycle(AgentError):
+    """An agent reaches itself through sub-agents or agent tools; config validation reports it
+    first, this guards configs built in code."""
+
+    code = "agent_cycle"
 
 
 class ToolUnavailable(AgentError):
@@ -114,18 +129,25 @@ class Runner:
         self._built_llms: dict[tuple[str, asyncio.AbstractEventLoop], LLM] = {}
         self._base_dir = Path(base_dir) if base_dir is not None else None
         self._instruction_files: dict[str, str] = {}
+        self._remotes: dict[tuple[str, asyncio.AbstractEventLoop], A2AClient] = {}
 
     async def aclose(self) -> None:
-        """Close the LLM clients this runner built; the next run builds fresh ones."""
+        """Close the LLM and remote-agent clients this runner built; the next run builds fresh
+        ones."""
         built, self._built_llms = self._built_llms, {}
+        remotes, self._remotes = self._remotes, {}
         loop = asyncio.get_running_loop()
-        for (name, owner), client in built.items():
-            if owner is not loop:
-                continue  # its loop is gone or elsewhere; its connections went with it
+        clients: list[tuple[str, Any]] = [
+            (f"llm={n}", c) for (n, owner), c in built.items() if owner is loop
+        ]
+        clients += [(f"remote={n}", c) for (n, owner), c in remotes.items() if owner is loop]
+        # Clients of other loops are skipped: their loop is gone or elsewhere, with their
+        # connections.
+        for name, client in clients:
             try:
                 await client.aclose()
             except Exception:
-                logger.warning("llm=%s failed to close", name, exc_info=True)
+                logger.warning("%s failed to close", name, exc_info=True)
 
     async def run(
         self,
@@ -136,16 +158,20 @@ class Runner:
         session_id: str | None = None,
         state_delta: Mapping[str, Any] | None = None,
         invocation_id: str | None = None,
+        resume: bool = False,
     ) -> AsyncGenerator[RunEvent, None]:
-        """One turn of `agent` on the session; ends with `final` or `error`.
+        """One turn of `agent` on the session; ends with `final`, `interrupted` (a remote agent
+        waits for the caller's next message) or `error`.
 
         `state_delta` is stored with the user's message (`temp:` keys only live for this
         invocation). Cancelling the consuming task stops the LLM stream and running tools,
-        stores a "canceled" status event and re-raises.
+        stores a "canceled" status event and re-raises. `resume` continues invocation
+        `invocation_id` where the session says it stopped (a retry, or a run whose process died)
+        instead of storing `message` again; without stored events of it, the turn starts anew.
         """
         invocation_id = invocation_id or uuid.uuid4().hex
         try:
-            llm_agent = await self._agent(agent)
+            root = await self._agent(agent)
             session = await self._open_session(agent, user_id, session_id)
             # A session created just now has no history: skip the round trip.
             history = await self.sessions.list_events(session.id) if session.event_count else []
@@ -158,8 +184,10 @@ class Runner:
             store=self.sessions,
             session=session,
             invocation_id=invocation_id,
-            events=history,
+            # The root sees the conversation; children's branches are theirs (forks read `log`).
+            events=[e for e in history if e.visible_in("")],
             state={**session.state, **temp},
+            log=history,
         )
         user_event = Event(
             author="user",
@@ -170,10 +198,14 @@ class Runner:
         )
         finished = False
         try:
-            yield EventStored(await ctx.append(user_event))
-            async with aclosing(llm_agent.run(ctx)) as events:
+            if resume and any(e.invocation_id == invocation_id for e in history):
+                turn = _resumed(root, ctx)
+            else:
+                yield EventStored(await ctx.append(user_event))
+                turn = root.run(ctx)
+            async with aclosing(turn) as events:
                 async for event in events:
-                    finished = isinstance(event, FinalEvent)
+                    finished = isinstance(event, FinalEvent | InterruptedEvent)
                     yield event
         except (asyncio.CancelledError, GeneratorExit):
             # A consumer that stops reading after `final` has not cancelled anything.
@@ -187,28 +219,155 @@ class Runner:
 
     # --- agents --------------------------------------------------------------------------
 
-    async def _agent(self, name: str) -> LLMAgent:
+    async def _agent(self, name: str) -> Agent:
+        """The agent `name` as a tree ready to run: workflow children, agent tools, transfer
+        targets and control tools included. Built per run (cheap: LLM clients and instruction
+        files are cached), so a run always uses the config it started with."""
+        return await self._build(name, _Place())
+
+    async def _build(self, name: str, place: _Place) -> Agent:
         config = self.config.agents.get(name)
         if config is None:
             known = ", ".join(self.config.agents) or "none"
             raise AgentNotFound(f'agent "{name}" not found (configured: {known})')
-        if config.type != "llm":
-            raise UnsupportedAgent(
-                f'agent "{name}" has type "{config.type}", which this runtime does not run yet '
-                "(only llm agents are supported)"
-            )
+        if name in place.path:
+            chain = " -> ".join([*place.path[place.path.index(name) :], name])
+            raise AgentCycle(f"agent cycle: {chain}")
+        inner = dataclasses.replace(place, path=(*place.path, name))
+        match config.type:
+            case "llm":
+                if config.sub_agents and place.transfer_root is None:
+                    return self._transfer_driver(name, place)
+                return await self._llm_agent(name, config, inner)
+            case "sequential":
+                children = [await self._build(c, inner.in_workflow()) for c in config.sub_agents]
+                return SequentialAgent(name, config, children)
+            case "parallel":
+                children = [await self._build(c, inner.in_workflow()) for c in config.sub_agents]
+                return ParallelAgent(name, config, children)
+            case "loop":
+                step = inner.in_workflow(loop=True)
+                children = [await self._build(c, step) for c in config.sub_agents]
+                return LoopAgent(name, config, children, config.max_iterations or 3)
+            case "conditional":
+                return await self._conditional(name, config, inner)
+            case "runner":
+                return StepsAgent(name, config, self._agent_tools(name, config))
+            case "remote":
+                return RemoteAgent(name, config, self._remote_client(name, config))
+            case _:
+                assert_never(config.type)
+
+    async def _llm_agent(self, name: str, config: AgentConfig, place: _Place) -> LLMAgent:
         llm_name = config.llm or self.config.default_llm_name()
         if llm_name is None or llm_name not in self.config.llms:
             raise AgentError(f'agent "{name}" has no LLM (llm: {llm_name or "unset"})')
         llm_config = self.config.llms[llm_name]
+        tools = self._agent_tools(name, config)
+        tools.update(await self._delegation_tools(name, config, place))
         return LLMAgent(
             name=name,
             config=config,
             llm=self._llm(llm_name, llm_config),
             llm_config=llm_config,
-            tools=self._agent_tools(name, config),
+            tools=tools,
             instruction=await self._instruction(name, config),
         )
+
+    async def _conditional(self, name: str, config: AgentConfig, place: _Place) -> ConditionalAgent:
+        # Validation guarantees condition_agent; a config built in code may still lack it.
+        if not config.condition_agent:
+            raise AgentError(f'conditional agent "{name}" has no condition_agent')
+        branch = place.plain()
+        condition = await self._build(config.condition_agent, branch)
+        on_true = await self._build(config.on_true_agent, branch) if config.on_true_agent else None
+        on_false = (
+            await self._build(config.on_false_agent, branch) if config.on_false_agent else None
+        )
+        return ConditionalAgent(name, config, condition, on_true, on_false)
+
+    def _transfer_driver(self, root: str, place: _Place) -> TransferDriver:
+        """`root` and every agent reachable through llm agents' `sub_agents`, as one agent that
+        runs whichever is active (SPEC 4.3)."""
+        parents: dict[str, str | None] = {root: None}
+        queue = [root]
+        while queue:
+            current = queue.pop(0)
+            if self.config.agents[current].type != "llm":
+                continue  # a workflow target answers; it does not hand over further
+            for child in self.config.agents[current].sub_agents:
+                if child not in parents and child in self.config.agents:
+                    parents[child] = current
+                    queue.append(child)
+
+        async def build(member: str) -> Agent:
+            member_place = dataclasses.replace(
+                place, transfer_root=root, transfer_parent=parents[member]
+            )
+            return await self._build(member, member_place)
+
+        return TransferDriver(root, frozenset(parents), build)
+
+    async def _delegation_tools(
+        self, name: str, config: AgentConfig, place: _Place
+    ) -> dict[str, BoundTool]:
+        """Agent tools, transfer tools and the control tools of the agent's place."""
+        bound: dict[str, BoundTool] = {}
+        for child in config.agent_tools:
+            agent = await self._build(child, _Place(path=place.path))
+            child_config = self.config.agents[child]
+            timeout = (
+                float(child_config.timeout)
+                if child_config.timeout is not None
+                else AGENT_TOOL_TIMEOUT_S
+            )
+            description = child_config.description or f"Ask the {child} agent to do something."
+            tool = AgentTool(agent, caller=name, description=description, timeout_s=timeout)
+            bound[child] = BoundTool(tool, child, description, tool.parameters, timeout)
+        if place.transfer_root is not None:
+            key = active_agent_key(place.transfer_root)
+            targets = [*config.sub_agents]
+            if place.transfer_parent is not None:
+                targets.append(place.transfer_parent)
+            for target in targets:
+                target_config = self.config.agents.get(target)
+                if target_config is None:
+                    continue  # validation reports it
+                # An llm target can hand back later; any other answers once, then we are active.
+                active = target if target_config.type == "llm" else name
+                tool = transfer_tool(target, target_config.description, state={key: active})
+                bound[tool.name] = BoundTool(
+                    tool, tool.name, tool.description, tool.parameters, None
+                )
+        controls = [exit_loop_tool()] if place.in_loop else []
+        if place.is_in_workflow:
+            controls.append(escalate_tool())
+        for control in controls:
+            bound[control.name] = BoundTool(
+                control, control.name, control.description, control.parameters, None
+            )
+        return bound
+
+    def _remote_client(self, name: str, config: AgentConfig) -> A2AClient:
+        """One client per remote agent and event loop (its connections belong to the loop)."""
+        loop = asyncio.get_running_loop()
+        for key in [k for k in self._remotes if k[1].is_closed()]:
+            del self._remotes[key]
+        client = self._remotes.get((name, loop))
+        if client is None:
+            card_file = config.agent_card_file
+            if card_file and self._base_dir is not None and not Path(card_file).is_absolute():
+                card_file = str(self._base_dir / card_file)
+            client = A2AClient(
+                url=config.url,
+                agent_card_url=config.agent_card_url,
+                agent_card_file=card_file,
+                headers=config.headers,
+                timeout_s=float(config.timeout) if config.timeout is not None else 30.0,
+                allowed_hosts=self.config.server.remote_allowed_hosts,
+            )
+            self._remotes[(name, loop)] = client
+        return client
 
     def _llm(self, name: str, config: LLMConfig) -> LLM:
         if name in self._given_llms:
@@ -222,8 +381,9 @@ class Runner:
         return client
 
     def _agent_tools(self, agent: str, config: AgentConfig) -> dict[str, BoundTool]:
+        """The configured tools an agent uses: its `tools`, plus those its `steps` call."""
         bound: dict[str, BoundTool] = {}
-        for name in config.tools:
+        for name in dict.fromkeys([*config.tools, *(step.tool for step in config.steps)]):
             tool_config = self.config.tools.get(name)
             if tool_config is not None and tool_config.type == "function":
                 tool = self._tools.get(tool_config.handler)
@@ -328,6 +488,60 @@ class Runner:
         logger.exception("agent=%s session=%s run failed", agent, session_id, exc_info=exc)
         message = f"internal error: {type(exc).__name__}"
         return ErrorEvent(agent, message, "internal_error", session_id)
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    """Where in the agent tree an agent is being built; decides the control tools it gets.
+
+    `path` is the chain of agents above it (a guard against cycles). Inside a workflow an
+    `llm` agent may `escalate`, inside a loop also `exit_loop`. `transfer_root` is set for the
+    members of a transfer tree: they get `transfer_to_<sub-agent>` tools and one back to
+    `transfer_parent`.
+    """
+
+    path: tuple[str, ...] = ()
+    is_in_workflow: bool = False
+    in_loop: bool = False
+    transfer_root: str | None = None
+    transfer_parent: str | None = None
+
+    def in_workflow(self, *, loop: bool = False) -> _Place:
+        """The place of a workflow's child: a new transfer scope, inside the workflow."""
+        return _Place(self.path, True, self.in_loop or loop)
+
+    def plain(self) -> _Place:
+        """A conditional's branch: same workflow context, new transfer scope."""
+        return _Place(self.path, self.is_in_workflow, self.in_loop)
+
+
+async def _resumed(root: Agent, ctx: InvocationContext) -> AsyncGenerator[RunEvent, None]:
+    """The rest of an interrupted invocation. Completed tool calls are never run again: their
+    results are in the session. For an `llm` agent, an answer already stored ends the turn with
+    it and calls of its last model turn that have no results yet run now; then the agent goes on
+    from the history."""
+    if isinstance(root, LLMAgent):
+        own = [
+            e for e in ctx.events if e.invocation_id == ctx.invocation_id and status_of(e) is None
+        ]
+        last = own[-1] if own else None
+        if last is not None and last.role == "agent" and last.author == root.name:
+            calls = [p for p in last.parts if isinstance(p, ToolCallPart)]
+            has_results = any(isinstance(p, ToolResultPart) for p in last.parts)
+            output = next((p.data for p in last.parts if isinstance(p, DataPart)), None)
+            answered = output is not None or not root.config.output_schema
+            if not calls and not has_results and answered:
+                text = "".join(p.text for p in last.parts if isinstance(p, TextPart))
+                yield FinalEvent(root.name, text, ctx.session.id, output)
+                return
+            if calls:
+                pending = [ToolCall(c.call_id, c.name, c.arguments, c.metadata) for c in calls]
+                async with aclosing(root._run_tools(ctx, pending)) as round_events:
+                    async for event in round_events:
+                        yield event
+    async with aclosing(root.run(ctx)) as events:
+        async for event in events:
+            yield event
 
 
 def _user_parts(message: UserMessage) -> tuple[Part, ...]:

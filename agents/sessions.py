@@ -41,7 +41,13 @@ class EventActions:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One immutable entry of a session's history; the store assigns `sequence` (1, 2, ...)."""
+    """One immutable entry of a session's history; the store assigns `sequence` (1, 2, ...).
+
+    `branch` places the event in the agent tree: "" for the conversation itself, `parent.child`
+    for an isolated run of a child (a parallel branch, an agent called as a tool), dotted deeper
+    for nested ones. An agent sees the events of its own branch and of the branches above it
+    (see `visible_in`), never a sibling's.
+    """
 
     author: str  # "user" or the agent's name
     role: Literal["user", "agent"]
@@ -53,6 +59,12 @@ class Event:
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     timestamp: datetime = field(default_factory=now)
     sequence: int = 0
+    branch: str = ""
+
+    def visible_in(self, branch: str) -> bool:
+        """Whether an agent running on `branch` sees this event: it is on that branch or on one
+        of its ancestors ("" is everyone's ancestor)."""
+        return not self.branch or branch == self.branch or branch.startswith(self.branch + ".")
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,8 @@ turns rows into the domain dataclasses of `agents.sessions`.
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 
 MAX_SESSION_ID_LENGTH = 128
@@ -64,6 +66,9 @@ class Event(models.Model):
     partial = models.BooleanField(default=False)
     usage = models.JSONField(default=dict)
     timestamp = models.DateTimeField()
+    branch = models.CharField(
+        max_length=512, blank=True, default="", help_text='"" or parent.child (agents.sessions).'
+    )
 
     class Meta:
         constraints = [
@@ -127,3 +132,19 @@ class Artifact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} v{self.version}"
+
+
+class Memory(models.Model):
+    """One long-term memory of a user (SPEC 6, memorytool): outlives sessions, searched by
+    keyword. Written only through `apps.conversations.memory`."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user_id = models.CharField(max_length=255)
+    content = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["user_id", "-created_at"], name="conv_memory_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.content[:40]}"

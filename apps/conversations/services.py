@@ -219,8 +219,9 @@ WITH locked AS (
 )
 INSERT INTO {EventRow._meta.db_table}
        (session_id, sequence, event_id, invocation_id, author, role, parts, actions, partial,
-        usage, timestamp)
-SELECT locked.id, locked.last_sequence, %s, %s, %s, %s, %s::jsonb, %s::jsonb, false, %s::jsonb, %s
+        usage, timestamp, branch)
+SELECT locked.id, locked.last_sequence, %s, %s, %s, %s, %s::jsonb, %s::jsonb, false, %s::jsonb, %s,
+       %s
   FROM locked
 RETURNING sequence, (SELECT user_id FROM locked)
 """
@@ -258,6 +259,7 @@ def append_event(*, session_id: str, event: Event) -> Event:
                     json.dumps(fields["actions"]),
                     json.dumps(fields["usage"]),
                     fields["timestamp"],
+                    fields["branch"],
                 ],
             )
             row = cursor.fetchone()
@@ -298,6 +300,7 @@ def _event_fields(event: Event) -> dict[str, Any]:
         },
         "usage": dict(event.usage),
         "timestamp": event.timestamp,
+        "branch": event.branch,
     }
 
 
@@ -318,6 +321,7 @@ def _event_from_row(row: EventRow) -> Event:
         id=row.event_id,
         timestamp=row.timestamp,
         sequence=row.sequence,
+        branch=row.branch,
     )
 
 

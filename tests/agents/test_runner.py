@@ -251,15 +251,29 @@ async def test_instruction_file_wins_and_drops_its_front_matter(tmp_path: Path) 
 # --- configuration of agents and tools --------------------------------------------------------
 
 
-async def test_other_agent_types_are_rejected_by_name() -> None:
+async def test_workflow_agents_run_through_the_runner() -> None:
     runner, _, store = make_runner(
-        [],
+        [Reply(text="from a")],
         {"a": {"instruction": "x"}, "pipeline": {"type": "sequential", "sub_agents": ["a"]}},
     )
-    failure = last(await collect(runner, agent="pipeline"))
+    answer = last(await collect(runner, agent="pipeline"))
+    assert isinstance(answer, FinalEvent)
+    assert (answer.agent, answer.text) == ("pipeline", "from a")
+    stored = await store.list_events(answer.session_id)
+    assert [e.author for e in stored] == ["user", "a"]
+
+
+async def test_an_agent_cycle_built_in_code_is_an_error_not_a_recursion() -> None:
+    runner, _, store = make_runner(
+        [],
+        {
+            "a": {"type": "sequential", "sub_agents": ["b"]},
+            "b": {"type": "sequential", "sub_agents": ["a"]},
+        },
+    )
+    failure = last(await collect(runner, agent="a"))
     assert isinstance(failure, ErrorEvent)
-    assert failure.code == "agent_type_unsupported"
-    assert 'type "sequential"' in failure.message
+    assert (failure.code, failure.message) == ("agent_cycle", "agent cycle: a -> b -> a")
     assert failure.session_id is None
     assert await store.list_sessions() == []
 

@@ -229,6 +229,23 @@ def test_runner_needs_steps_or_tools() -> None:
     ]
 
 
+def test_agent_lists_only_where_they_mean_something() -> None:
+    text = doc(
+        """\
+        agents:
+          c: {}
+          r: {type: runner, tools: [c], sub_agents: [c], agent_tools: [c]}
+          w: {type: sequential, sub_agents: [c], agent_tools: [c]}
+        """
+    )
+    assert [p for p in problems(text) if "only valid" in p] == [
+        "agents.r.sub_agents: only valid for type llm or sequential or parallel or loop "
+        "(this agent is runner)",
+        "agents.r.agent_tools: only valid for type llm (this agent is runner)",
+        "agents.w.agent_tools: only valid for type llm (this agent is sequential)",
+    ]
+
+
 def test_type_specific_keys_on_the_wrong_type() -> None:
     text = doc("agents:\n  a: {max_iterations: 5, url: http://x, steps: []}\n")
     assert problems(text) == [

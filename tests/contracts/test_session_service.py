@@ -341,10 +341,12 @@ def test_every_part_kind_and_field_round_trips(service: SessionService) -> None:
                 escalate=True,
             ),
             usage={"input_tokens": 12, "output_tokens": 34},
+            branch="research.web",
         )
         stored = await service.append_event(session, event)
         (loaded,) = await service.list_events("s1")
         assert loaded == stored
+        assert loaded.branch == "research.web"
         assert loaded.parts == event.parts
         assert loaded.id == event.id
         assert loaded.timestamp == event.timestamp

@@ -32,7 +32,8 @@ def session_json(session: Session, *, app_name: str) -> dict[str, Any]:
 
 
 def event_json(event: Event) -> dict[str, Any]:
-    """SPEC's Event: `transfer_to_agent` and `escalate` appear only when they say something."""
+    """SPEC's Event: `transfer_to_agent`, `escalate` and `branch` appear only when they say
+    something."""
     actions: dict[str, Any] = {
         "state_delta": dict(event.actions.state_delta),
         "artifact_delta": dict(event.actions.artifact_delta),
@@ -41,7 +42,7 @@ def event_json(event: Event) -> dict[str, Any]:
         actions["transfer_to_agent"] = event.actions.transfer_to_agent
     if event.actions.escalate:
         actions["escalate"] = True
-    return {
+    body = {
         "id": event.id,
         "invocation_id": event.invocation_id,
         "author": event.author,
@@ -51,6 +52,9 @@ def event_json(event: Event) -> dict[str, Any]:
         "partial": event.partial,
         "timestamp": rfc3339(event.timestamp),
     }
+    if event.branch:
+        body["branch"] = event.branch
+    return body
 
 
 def session_detail_json(detail: SessionDetail, *, app_name: str) -> dict[str, Any]:
@@ -95,6 +99,7 @@ class EventSerializer(serializers.Serializer):
     actions = EventActionsSerializer()
     partial = serializers.BooleanField()
     timestamp = serializers.DateTimeField()
+    branch = serializers.CharField(required=False, help_text="parent.child for a child's run.")
 
 
 class SessionDetailSerializer(SessionSerializer):
