@@ -117,13 +117,16 @@ class FinalEvent:
 
 @dataclass(frozen=True, slots=True)
 class InterruptedEvent:
-    """The run stopped to wait for the caller (a remote agent asked for input or credentials).
-    The next message on the same session resumes it; `state` is the A2A task state to report."""
+    """The run stopped to wait for the caller (a remote agent asked for input or credentials, a
+    tool call waits for approval). The next message on the same session resumes it; `state` is
+    the A2A task state to report; `data` are structured requests the caller answers (SPEC 8:
+    one `approval_request` per call waiting)."""
 
     agent: str
     state: Literal["input-required", "auth-required"]
     message: str
     session_id: str
+    data: tuple[Mapping[str, Any], ...] = ()
     kind: Literal["interrupted"] = "interrupted"
 
 
@@ -217,6 +220,7 @@ def run_event_to_json(event: RunEvent) -> dict[str, Any]:
                 "state": state,
                 "message": message,
                 "session_id": session_id,
+                "data": [dict(item) for item in event.data],
             }
         case ErrorEvent(agent=agent, message=message, code=code, session_id=session_id):
             return {

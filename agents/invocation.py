@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from agents.events import RunEvent
 from agents.sessions import Artifact, Event, Session, SessionService
+from tools.approvals import ApprovalGate
 from tools.base import ToolContext, ToolOutput
 
 __all__ = ["Agent", "Emit", "InvocationContext", "InvocationTool"]
@@ -35,7 +36,9 @@ class InvocationContext:
     when the invocation started, plus every delta it wrote since, `temp:` keys included. `temp:`
     keys live only here (the store drops them), which is exactly their scope (SPEC 6).
     `written` collects the deltas this context appended, so a fork's changes can be merged into
-    its parent deterministically.
+    its parent deterministically. `approvals` holds tool calls for a person (None: calls that
+    would need approval run without asking, e.g. an agent built directly in a unit test);
+    `task_id` is the A2A task the invocation serves, when there is one.
     """
 
     store: SessionService
@@ -46,6 +49,8 @@ class InvocationContext:
     branch: str = ""
     log: list[Event] | None = None
     written: dict[str, Any] = field(default_factory=dict)
+    approvals: ApprovalGate | None = None
+    task_id: str | None = None
 
     @property
     def user_id(self) -> str:
@@ -78,6 +83,8 @@ class InvocationContext:
             state=dict(self.state),
             branch=branch,
             log=log,
+            approvals=self.approvals,
+            task_id=self.task_id,
         )
 
     def child_branch(self, parent: str, child: str) -> str:

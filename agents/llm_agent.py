@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 from typing import Any, assert_never
@@ -37,6 +37,7 @@ from agents.errors import HectorError
 from agents.events import (
     EventStored,
     FinalEvent,
+    InterruptedEvent,
     RunEvent,
     StatusEvent,
     TextDeltaEvent,
@@ -62,6 +63,7 @@ from agents.llm.config import LLMConfig
 from agents.llm.factory import thinking_of
 from agents.sessions import Event, EventActions
 from agents.templating import render_instruction
+from tools.approvals import Approval, denial_text
 from tools.base import Tool, ToolContext, ToolOutput, run_tool
 
 __all__ = [
@@ -125,10 +127,18 @@ class BoundTool:
     description: str
     parameters: Mapping[str, Any]
     timeout_s: float | None
+    #: Whether a call with these arguments waits for a person (SPEC 8), and what to ask.
+    needs_approval: Callable[[Mapping[str, Any]], bool] = field(default=lambda arguments: False)
+    approval_prompt: Callable[[Mapping[str, Any]], str] | None = None
 
     @property
     def spec(self) -> ToolSpec:
         return ToolSpec(self.name, self.description, self.parameters)
+
+    def prompt_for(self, arguments: Mapping[str, Any]) -> str:
+        if self.approval_prompt is not None:
+            return self.approval_prompt(arguments)
+        return f'Allow the agent to call "{self.name}"?'
 
 
 # --- the agent ------------------------------------------------------------------------------
@@ -160,10 +170,14 @@ class LLMAgent:
             if turn.tool_calls:
                 yield EventStored(await ctx.append(self._model_event(ctx, turn)))
                 control = self._control_of(turn.tool_calls)
+                paused = False
                 # aclosing: a consumer leaving mid-round must cancel the calls still running.
                 async with aclosing(self._run_tools(ctx, turn.tool_calls, control)) as round_events:
                     async for run_event in round_events:
+                        paused = paused or isinstance(run_event, InterruptedEvent)
                         yield run_event
+                if paused:
+                    return  # a call waits for approval; the next message resumes the round
                 if control is not None:
                     # A transfer or an escalation ends this agent's turn: no further LLM call.
                     yield FinalEvent(
@@ -273,7 +287,32 @@ class LLMAgent:
         """Run one response's calls concurrently; store their results as one event, in call
         order. Events a call emits while it runs (an agent called as a tool streams its own)
         are yielded as they come. Leaving early (cancel, close) cancels the calls still running.
+
+        Calls that need approval go first (SPEC 8): while any waits for a person, nothing of
+        the round runs and the round ends with an `InterruptedEvent` asking for the decisions;
+        resumed later, approved calls run (once: their results are then stored) and denied or
+        expired ones answer the model with the denial.
         """
+        decided: dict[int, ToolOutput] = {}
+        waiting: list[Approval] = []
+        for index, call in enumerate(calls):
+            approval = await self._approval_of(ctx, call)
+            if approval is None:
+                continue
+            state = approval.current_state()
+            if state == "pending":
+                waiting.append(approval)
+            elif state != "approved":
+                decided[index] = ToolOutput.error(denial_text(approval))
+        if waiting:
+            yield InterruptedEvent(
+                self.name,
+                "input-required",
+                _approval_question(waiting),
+                ctx.session.id,
+                data=tuple(approval.request_data() for approval in waiting),
+            )
+            return
         contexts = [
             ToolContext(
                 agent=self.name,
@@ -292,12 +331,17 @@ class LLMAgent:
                 self._call(index, call, tc, ctx, inbox.put_nowait), name=f"tool {call.name}"
             )
             for index, (call, tc) in enumerate(zip(calls, contexts, strict=True))
+            if index not in decided
         ]
         for task in tasks:
             task.add_done_callback(inbox.put_nowait)
         outputs: dict[int, ToolOutput] = {}
+        for index, output in decided.items():
+            outputs[index] = output
+            call = calls[index]
+            yield ToolResultEvent(self.name, call.call_id, call.name, output.content, True, 0)
         try:
-            while len(outputs) < len(tasks):
+            while len(outputs) < len(calls):
                 item = await inbox.get()
                 if not isinstance(item, asyncio.Task):
                     yield item
@@ -343,6 +387,23 @@ class LLMAgent:
             ),
         )
         yield EventStored(await ctx.append(event))
+
+    async def _approval_of(self, ctx: InvocationContext, call: ToolCall) -> Approval | None:
+        """The approval this call needs (asked now, or asked by an earlier run), else None."""
+        bound = self.tools.get(call.name)
+        if ctx.approvals is None or bound is None or not bound.needs_approval(call.arguments):
+            return None
+        return await ctx.approvals.ask(
+            session_id=ctx.session.id,
+            agent=self.name,
+            call_id=call.call_id,
+            tool_name=call.name,
+            arguments=call.arguments,
+            prompt=bound.prompt_for(call.arguments),
+            invocation_id=ctx.invocation_id,
+            user_id=ctx.user_id,
+            task_id=ctx.task_id,
+        )
 
     async def _call(
         self,
@@ -401,6 +462,12 @@ class _InInvocation:
 
     async def call(self, arguments: Mapping[str, Any], context: ToolContext) -> ToolOutput:
         return await self.tool.call_in(self.ctx, arguments, context, self.emit)
+
+
+def _approval_question(waiting: Sequence[Approval]) -> str:
+    """The status text of a pause: each prompt, and how to answer."""
+    asks = "\n".join(f"- {approval.prompt} ({approval.tool_name})" for approval in waiting)
+    return f"Approval needed:\n{asks}\nReply approve or deny (a reason may follow)."
 
 
 @dataclass(slots=True)

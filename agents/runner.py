@@ -12,6 +12,7 @@ releases them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
@@ -57,7 +58,17 @@ from agents.remote_agent import RemoteAgent
 from agents.sessions import TEMP_PREFIX, Event, EventActions, Session, SessionService
 from agents.steps_agent import StepsAgent
 from agents.workflow import ConditionalAgent, LoopAgent, ParallelAgent, SequentialAgent
-from tools.base import DEFAULT_TOOL_TIMEOUT_S, Tool, timeout_of
+from tools.approvals import (
+    Approval,
+    ApprovalGate,
+    ApprovalNotPending,
+    ApprovalStore,
+    InMemoryApprovalStore,
+)
+from tools.approvals import parse_decision as parse_approval_decision
+from tools.base import Tool
+from tools.builtin import BuiltinEnvironment, InMemoryMemoryStore
+from tools.resolver import ResolvedTool, ToolResolver, ToolUnavailable
 
 __all__ = ["AgentCycle", "AgentNotFound", "Runner", "SessionForbidden", "ToolUnavailable"]
 
@@ -76,10 +87,6 @@ class AgentCycle(AgentError):
     first, this guards configs built in code."""
 
     code = "agent_cycle"
-
-
-class ToolUnavailable(AgentError):
-    code = "tool_unavailable"
 
 
 class SessionForbidden(AgentError):
@@ -118,10 +125,29 @@ class Runner:
         llm_factory: LLMFactory = build_llm,
         llms: Mapping[str, LLM] | None = None,
         base_dir: str | os.PathLike[str] | None = None,
+        tool_environment: BuiltinEnvironment | None = None,
+        approvals: ApprovalStore | None = None,
     ) -> None:
         self.config = config
         self.sessions = sessions
         self._tools = dict(tools or {})
+        environment = tool_environment or BuiltinEnvironment.for_app(
+            Path(os.environ.get("HECTOR_DATA_DIR") or ".hector"),
+            "default",
+            memory=InMemoryMemoryStore(),
+        )
+        self._resolver = ToolResolver(
+            config.tools,
+            functions=self._tools,
+            environment=environment,
+            base_dir=Path(base_dir) if base_dir is not None else None,
+        )
+        policy = config.server.approval
+        self.approvals = ApprovalGate(
+            approvals if approvals is not None else InMemoryApprovalStore(),
+            timeout_s=float(policy.timeout) if policy.timeout else None,
+            webhook_url=policy.webhook_url,
+        )
         self._llm_factory = llm_factory
         self._given_llms = dict(llms or {})
         # SDK clients hold connections bound to the event loop that opened them, so a client is
@@ -132,8 +158,9 @@ class Runner:
         self._remotes: dict[tuple[str, asyncio.AbstractEventLoop], A2AClient] = {}
 
     async def aclose(self) -> None:
-        """Close the LLM and remote-agent clients this runner built; the next run builds fresh
-        ones."""
+        """Close the LLM and remote-agent clients and the MCP servers this runner started; the
+        next run starts fresh ones."""
+        await self._resolver.aclose()
         built, self._built_llms = self._built_llms, {}
         remotes, self._remotes = self._remotes, {}
         loop = asyncio.get_running_loop()
@@ -159,6 +186,7 @@ class Runner:
         state_delta: Mapping[str, Any] | None = None,
         invocation_id: str | None = None,
         resume: bool = False,
+        task_id: str | None = None,
     ) -> AsyncGenerator[RunEvent, None]:
         """One turn of `agent` on the session; ends with `final`, `interrupted` (a remote agent
         waits for the caller's next message) or `error`.
@@ -168,6 +196,11 @@ class Runner:
         stores a "canceled" status event and re-raises. `resume` continues invocation
         `invocation_id` where the session says it stopped (a retry, or a run whose process died)
         instead of storing `message` again; without stored events of it, the turn starts anew.
+
+        A session whose last model turn waits for approval (SPEC 8) takes `message` as the
+        decision (`parse_decision`): it is not stored as a turn of the conversation, the calls
+        are decided and the waiting invocation resumes; a message that decides nothing asks
+        again. `task_id` names the A2A task the turn serves, kept with approval requests.
         """
         invocation_id = invocation_id or uuid.uuid4().hex
         try:
@@ -188,6 +221,8 @@ class Runner:
             events=[e for e in history if e.visible_in("")],
             state={**session.state, **temp},
             log=history,
+            approvals=self.approvals,
+            task_id=task_id,
         )
         user_event = Event(
             author="user",
@@ -198,7 +233,10 @@ class Runner:
         )
         finished = False
         try:
-            if resume and any(e.invocation_id == invocation_id for e in history):
+            awaiting = await self._awaiting_approval(ctx)
+            if awaiting:
+                turn = self._decide_and_resume(root, ctx, awaiting, _user_parts(message))
+            elif resume and any(e.invocation_id == invocation_id for e in history):
                 turn = _resumed(root, ctx)
             else:
                 yield EventStored(await ctx.append(user_event))
@@ -216,6 +254,62 @@ class Runner:
             error = self._error_event(agent, exc, session.id)
             await self._record_status(ctx, agent, "failed", error.message)
             yield error
+
+    # --- approvals -----------------------------------------------------------------------
+
+    async def _awaiting_approval(self, ctx: InvocationContext) -> list[Approval]:
+        """The approvals asked for the calls of the conversation's last model turn that have no
+        results yet; [] when that turn is answered (the common case costs no query)."""
+        calls = _unanswered_calls(ctx.events)
+        if not calls:
+            return []
+        found = [await self.approvals.store.for_call(ctx.session.id, c.call_id) for c in calls]
+        return [approval for approval in found if approval is not None]
+
+    async def _decide_and_resume(
+        self,
+        root: Agent,
+        ctx: InvocationContext,
+        awaiting: list[Approval],
+        parts: tuple[Part, ...],
+    ) -> AsyncGenerator[RunEvent, None]:
+        for approval in awaiting:
+            if approval.state == "pending" and approval.current_state() == "expired":
+                with contextlib.suppress(ApprovalNotPending):  # record the expiry: a denial
+                    await self.approvals.store.decide(
+                        approval.id, approved=False, reason="expired", decided_by="timeout"
+                    )
+        pending = [a for a in awaiting if a.current_state() == "pending"]
+        if pending:
+            decision = parse_approval_decision(parts)
+            targets = [
+                a for a in pending if decision is not None and decision.approval_id in (None, a.id)
+            ]
+            if decision is None or not targets:
+                note = (
+                    f'no pending approval "{decision.approval_id}"; '
+                    if decision is not None
+                    else "that was not a decision; "
+                )
+                yield _ask_again(awaiting[0].agent, ctx, pending, note)
+                return
+            for approval in targets:
+                # Decided meanwhile (the admin, a webhook): that decision stands.
+                with contextlib.suppress(ApprovalNotPending):
+                    await self.approvals.store.decide(
+                        approval.id,
+                        approved=decision.approved,
+                        reason=decision.reason,
+                        decided_by=ctx.user_id,
+                    )
+            remaining = [a for a in pending if a not in targets]
+            if remaining:
+                yield _ask_again(awaiting[0].agent, ctx, remaining, "")
+                return
+        ctx.invocation_id = awaiting[0].invocation_id or ctx.invocation_id
+        async with aclosing(_resumed(root, ctx)) as events:
+            async for event in events:
+                yield event
 
     # --- agents --------------------------------------------------------------------------
 
@@ -252,7 +346,7 @@ class Runner:
             case "conditional":
                 return await self._conditional(name, config, inner)
             case "runner":
-                return StepsAgent(name, config, self._agent_tools(name, config))
+                return StepsAgent(name, config, await self._agent_tools(name, config))
             case "remote":
                 return RemoteAgent(name, config, self._remote_client(name, config))
             case _:
@@ -263,7 +357,7 @@ class Runner:
         if llm_name is None or llm_name not in self.config.llms:
             raise AgentError(f'agent "{name}" has no LLM (llm: {llm_name or "unset"})')
         llm_config = self.config.llms[llm_name]
-        tools = self._agent_tools(name, config)
+        tools = await self._agent_tools(name, config)
         tools.update(await self._delegation_tools(name, config, place))
         return LLMAgent(
             name=name,
@@ -380,44 +474,15 @@ class Runner:
             client = self._built_llms[(name, loop)] = self._llm_factory(config)
         return client
 
-    def _agent_tools(self, agent: str, config: AgentConfig) -> dict[str, BoundTool]:
-        """The configured tools an agent uses: its `tools`, plus those its `steps` call."""
+    async def _agent_tools(self, agent: str, config: AgentConfig) -> dict[str, BoundTool]:
+        """The configured tools an agent uses: its `tools` (each a toolset: one tool, or all of
+        a built-in type or an MCP server), plus those its `steps` call by name."""
         bound: dict[str, BoundTool] = {}
-        for name in dict.fromkeys([*config.tools, *(step.tool for step in config.steps)]):
-            tool_config = self.config.tools.get(name)
-            if tool_config is not None and tool_config.type == "function":
-                tool = self._tools.get(tool_config.handler)
-                if tool is None:
-                    raise ToolUnavailable(
-                        f'agent "{agent}": tool "{name}" needs handler "{tool_config.handler}", '
-                        "which was not registered (pass it in tools=...)"
-                    )
-                timeout = (
-                    float(tool_config.timeout)
-                    if "timeout" in tool_config.model_fields_set
-                    else timeout_of(tool) or float(tool_config.timeout)
-                )
-                bound[name] = BoundTool(
-                    tool,
-                    name,
-                    tool_config.description or tool.description,
-                    tool_config.parameters or tool.parameters,
-                    timeout,
-                )
-            elif name in self._tools:
-                tool = self._tools[name]
-                bound[name] = BoundTool(
-                    tool,
-                    name,
-                    tool.description,
-                    tool.parameters,
-                    timeout_of(tool) or DEFAULT_TOOL_TIMEOUT_S,
-                )
-            else:
-                kind = f' of type "{tool_config.type}"' if tool_config is not None else ""
-                raise ToolUnavailable(
-                    f'agent "{agent}": tool "{name}"{kind} is not available in this runtime'
-                )
+        for resolved in await self._resolver.resolve(agent, list(dict.fromkeys(config.tools))):
+            bound[resolved.name] = _bind(resolved)
+        extra = [s.tool for s in config.steps if s.tool not in bound]
+        for resolved in await self._resolver.resolve(agent, list(dict.fromkeys(extra))):
+            bound.setdefault(resolved.name, _bind(resolved))
         return bound
 
     async def _instruction(self, name: str, config: AgentConfig) -> str:
@@ -515,6 +580,18 @@ class _Place:
         return _Place(self.path, self.is_in_workflow, self.in_loop)
 
 
+def _bind(resolved: ResolvedTool) -> BoundTool:
+    return BoundTool(
+        resolved.tool,
+        resolved.name,
+        resolved.description,
+        resolved.parameters,
+        resolved.timeout_s,
+        resolved.approval,
+        resolved.prompt,
+    )
+
+
 async def _resumed(root: Agent, ctx: InvocationContext) -> AsyncGenerator[RunEvent, None]:
     """The rest of an interrupted invocation. Completed tool calls are never run again: their
     results are in the session. For an `llm` agent, an answer already stored ends the turn with
@@ -539,9 +616,40 @@ async def _resumed(root: Agent, ctx: InvocationContext) -> AsyncGenerator[RunEve
                 async with aclosing(root._run_tools(ctx, pending)) as round_events:
                     async for event in round_events:
                         yield event
+                        if isinstance(event, InterruptedEvent):
+                            return  # still waiting for approval
     async with aclosing(root.run(ctx)) as events:
         async for event in events:
             yield event
+
+
+def _unanswered_calls(events: list[Event]) -> list[ToolCallPart]:
+    """Calls of the last model turn that no later event answers (a round paused for approval,
+    or cut short by a crash)."""
+    answered: set[str] = set()
+    for event in reversed(events):
+        if status_of(event) is not None:
+            continue
+        answered.update(p.call_id for p in event.parts if isinstance(p, ToolResultPart))
+        calls = [p for p in event.parts if isinstance(p, ToolCallPart)]
+        if calls:
+            return [c for c in calls if c.call_id not in answered]
+        if event.role == "user" and not answered:
+            return []  # a user turn after the last model turn: nothing is waiting
+    return []
+
+
+def _ask_again(
+    agent: str, ctx: InvocationContext, pending: list[Approval], note: str
+) -> InterruptedEvent:
+    asks = "\n".join(f"- {a.prompt} ({a.tool_name})" for a in pending)
+    return InterruptedEvent(
+        agent,
+        "input-required",
+        f"{note}Approval needed:\n{asks}\nReply approve or deny (a reason may follow).",
+        ctx.session.id,
+        data=tuple(a.request_data() for a in pending),
+    )
 
 
 def _user_parts(message: UserMessage) -> tuple[Part, ...]:

@@ -26,7 +26,9 @@ from agents.errors import HectorError
 
 __all__ = [
     "APPROVAL_REQUEST_TYPE",
+    "DEFAULT_APPROVAL_TIMEOUT_S",
     "Approval",
+    "ApprovalGate",
     "ApprovalNotPending",
     "ApprovalState",
     "ApprovalStore",
@@ -44,6 +46,8 @@ ApprovalState = Literal["pending", "approved", "denied", "expired"]
 
 #: How long the approval webhook may take before the request falls back to a person.
 WEBHOOK_TIMEOUT_S = 10.0
+#: SPEC 8: `server.approval.timeout` defaults to 24 h.
+DEFAULT_APPROVAL_TIMEOUT_S = 24 * 3600.0
 
 #: `hector_type` of the data part that asks the caller for a decision (SPEC 8).
 APPROVAL_REQUEST_TYPE = "approval_request"
@@ -274,3 +278,57 @@ async def ask_webhook(
             await http.aclose()
     approved = answer.get("approved") if isinstance(answer, dict) else None
     return approved if isinstance(approved, bool) else None
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalGate:
+    """What an invocation needs to hold tool calls for a person: the store, the deadline of a
+    request (`server.approval.timeout`) and the optional webhook that may decide first."""
+
+    store: ApprovalStore
+    timeout_s: float | None = DEFAULT_APPROVAL_TIMEOUT_S
+    webhook_url: str | None = None
+
+    async def ask(
+        self,
+        *,
+        session_id: str,
+        agent: str,
+        call_id: str,
+        tool_name: str,
+        arguments: Mapping[str, Any],
+        prompt: str,
+        invocation_id: str,
+        user_id: str,
+        task_id: str | None = None,
+    ) -> Approval:
+        """The approval of one call: the stored one when it was asked before (a resumed run),
+        else a new request, decided at once when the webhook answers."""
+        existing = await self.store.for_call(session_id, call_id)
+        if existing is not None:
+            return existing
+        approval = await self.store.create(
+            new_approval(
+                session_id=session_id,
+                agent=agent,
+                call_id=call_id,
+                tool_name=tool_name,
+                arguments=arguments,
+                prompt=prompt,
+                invocation_id=invocation_id,
+                task_id=task_id,
+                user_id=user_id,
+                timeout_s=self.timeout_s,
+            )
+        )
+        if self.webhook_url and approval.state == "pending":
+            approved = await ask_webhook(self.webhook_url, approval)
+            if approved is not None:
+                reason = "approved by webhook" if approved else "denied by webhook"
+                try:
+                    return await self.store.decide(
+                        approval.id, approved=approved, reason=reason, decided_by="webhook"
+                    )
+                except ApprovalNotPending:
+                    return await self.store.get(approval.id) or approval
+        return approval

@@ -315,13 +315,13 @@ async def test_a_missing_tool_is_a_clear_error() -> None:
     runner, _, _ = make_runner(
         [],
         {"assistant": {"instruction": "x", "tools": ["fs"]}},
-        tool_config={"fs": {"type": "filetool"}},
+        tool_config={"fs": {"type": "searchtool"}},
     )
     failure = last(await collect(runner))
     assert isinstance(failure, ErrorEvent)
     assert failure.code == "tool_unavailable"
     assert failure.message == (
-        'agent "assistant": tool "fs" of type "filetool" is not available in this runtime'
+        'agent "assistant": tool "fs" of type "searchtool" is not available in this runtime'
     )
 
 
