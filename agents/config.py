@@ -43,6 +43,7 @@ __all__ = [
     "DefaultsConfig",
     "HectorConfig",
     "ReasoningConfig",
+    "RetryConfig",
     "RunnerStep",
     "SkillConfig",
     "Visibility",
@@ -77,6 +78,17 @@ class SkillConfig(StrictModel):
 
 class ReasoningConfig(StrictModel):
     max_iterations: PositiveInt = Field(default=100, description="LLM<->tool rounds per turn.")
+
+
+class RetryConfig(StrictModel):
+    """Durable-queue retries of this agent's tasks (SPEC 8): delay(n) = min(initial_delay x
+    backoff_factor^(n-1), max_delay), +/- jitter. Unset keys follow the server's --queue-* flags."""
+
+    max_retries: int | None = Field(default=None, ge=0, description="--queue-max-retries")
+    initial_delay: Duration | None = Field(default=None, description="--queue-initial-delay")
+    max_delay: Duration | None = Field(default=None, description="--queue-max-delay")
+    backoff_factor: float = Field(default=2.0, ge=1.0)
+    jitter: UnitFloat = Field(default=0.2, description="Fraction of each delay, either way.")
 
 
 #: Which context strategies use which keys; setting a key the strategy ignores is an error.
@@ -147,6 +159,7 @@ class AgentConfig(StrictModel):
     output_schema: dict[str, Any] | None = Field(default=None, description="JSON Schema.")
     reasoning: ReasoningConfig = Field(default_factory=ReasoningConfig)
     context: ContextConfig = Field(default_factory=ContextConfig)
+    retry: RetryConfig | None = Field(default=None, description="Durable-queue retries (SPEC 8).")
     timeout: Duration | None = Field(default=None, description="Deadline; remote: 30s.")
     trigger: Trigger | None = None
     notifications: list[NotificationConfig] = Field(default_factory=list)

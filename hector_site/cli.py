@@ -13,12 +13,21 @@ import os
 import sys
 from collections.abc import Sequence
 
-from hector_site.flags import DATABASE_FLAGS, SERVE_FLAGS, check_auth_flags, export_flags
+from hector_site.flags import (
+    DATABASE_FLAGS,
+    SERVE_FLAGS,
+    WORKER_FLAGS,
+    check_auth_flags,
+    export_flags,
+)
 
 USAGE = """usage: hector <command> [options]
 
 commands:
-  serve       start the server (HTTP + websockets; embedded Postgres unless --database)
+  serve       start the server (HTTP + websockets; embedded Postgres unless --database),
+              with a task worker and beat unless --no-worker
+  worker      run a task worker (durable queue; CELERY_BROKER_URL or the data dir's broker)
+  beat        run the periodic scheduler (queue recovery, schedules)
   migrate     apply shared and per-app migrations
   validate    validate a config file (exit 0 valid, 1 invalid, 2 usage error)
   schema      print the config JSON Schema
@@ -136,6 +145,12 @@ def _django(command: str, rest: list[str], *, prog: str) -> int:
         if problem:
             print(f"hector serve: {problem}", file=sys.stderr)
             return 2
+    if command in {"worker", "beat"}:
+        export_flags(rest, WORKER_FLAGS)
+    if command in {"serve", "worker", "beat"}:
+        # These processes have workers to hand runs to (their own, or `hector worker`s on the
+        # shared broker); anything else started from this project runs them itself.
+        os.environ.setdefault("HECTOR_QUEUE_DISPATCH", "celery")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hector_site.settings")
     from hector_site.database_url import DatabaseUrlError
 

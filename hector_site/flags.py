@@ -86,6 +86,13 @@ SERVE_FLAGS: tuple[Flag, ...] = (
     Flag("docs-folder", "Seed: a folder to index for RAG"),
 )
 
+#: `hector worker` and `hector beat`: the queue flags of `serve` (same names, same env), logging.
+WORKER_FLAGS: tuple[Flag, ...] = tuple(
+    f
+    for f in SERVE_FLAGS
+    if f.name.startswith("queue-") or f.name in {"log-level", "log-format", "log-file"}
+)
+
 SEED_FLAGS = (
     "provider",
     "model",

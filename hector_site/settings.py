@@ -90,6 +90,7 @@ SHARED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "django_prometheus",
+    "django_celery_beat",
     "apps.observability",
     "apps.studio",
     "apps.server",
@@ -199,6 +200,40 @@ HECTOR_PUSH_ALLOWED_HOSTS = [
 ]
 HECTOR_APP_TOKEN_TTL_S = 365 * 24 * 3600
 HECTOR_TEMPLATE_SCHEMA = "app_template"
+
+# --- Durable task queue (SPEC 8; ARCHITECTURE decision 6) ------------------------------------
+# "celery": runs that outlive their request go to workers through the broker (`hector serve`,
+# `hector worker` and `hector beat` set it); "local": this process runs them itself (tests,
+# scripts, a bare ASGI server). The Task row is the truth either way.
+HECTOR_QUEUE_DISPATCH = os.environ.get("HECTOR_QUEUE_DISPATCH") or "local"
+HECTOR_QUEUE_WORKERS = int(os.environ.get("HECTOR_QUEUE_WORKERS") or 4)
+HECTOR_QUEUE_MAX_RETRIES = int(os.environ.get("HECTOR_QUEUE_MAX_RETRIES") or 3)
+HECTOR_QUEUE_INITIAL_DELAY = os.environ.get("HECTOR_QUEUE_INITIAL_DELAY") or "1s"
+HECTOR_QUEUE_MAX_DELAY = os.environ.get("HECTOR_QUEUE_MAX_DELAY") or "5m"
+HECTOR_QUEUE_STALE_THRESHOLD = os.environ.get("HECTOR_QUEUE_STALE_THRESHOLD") or "5m"
+# Without a broker server, kombu's filesystem transport under the data dir (one machine only).
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://localhost//"
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
+    {
+        "data_folder_in": str(DATA_DIR / "queue" / "messages"),
+        "data_folder_out": str(DATA_DIR / "queue" / "messages"),
+        "control_folder": str(DATA_DIR / "queue" / "control"),
+        "polling_interval": 0.05,
+    }
+    if CELERY_BROKER_URL.startswith("filesystem:")
+    # Rows, not broker acks, make runs durable (recovery republishes what a dead worker held),
+    # so Redis's ack emulation (two more round trips per message) buys nothing.
+    else {"ack_emulation": False}
+    if CELERY_BROKER_URL.startswith(("redis:", "rediss:"))
+    else {}
+)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_WORKER_PREFETCH_MULTIPLIER = int(os.environ.get("CELERY_WORKER_PREFETCH_MULTIPLIER") or 1)
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 _LOG_LEVELS = {
     "debug": "DEBUG",

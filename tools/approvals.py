@@ -90,6 +90,7 @@ class Approval:
         return {
             "hector_type": APPROVAL_REQUEST_TYPE,
             "approval_id": self.id,
+            "call_id": self.call_id,
             "tool_name": self.tool_name,
             "arguments": dict(self.arguments),
             "prompt": self.prompt,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
@@ -14,7 +15,8 @@ from apps.configs.models import Agent
 from apps.conversations import services as conversations
 from apps.studio.consumers import STUDIO_USER_ID
 from apps.studio.decorators import studio_view
-from apps.studio.trace import build_turns
+from apps.studio.trace import build_turns, session_todos, waiting_json
+from apps.tenancy.models import App
 from hector_site.errors import HectorError
 
 SESSIONS_PER_PAGE = 50
@@ -94,8 +96,23 @@ def session_turns_view(request: HttpRequest, session_id: str) -> JsonResponse:
         {
             "session": {"id": session.id, "agent": session.agent, "user_id": session.user_id},
             "turns": [turn.as_json() for turn in build_turns(detail.events)],
+            "waiting": _waiting(request.tenant, session.id),  # type: ignore[attr-defined]
+            "todos": session_todos(detail.state),
         }
     )
+
+
+def _waiting(app: App, session_id: str) -> dict[str, Any] | None:
+    """What the session's latest task waits for, so a reopened chat can still answer it."""
+    from apps.tasks.service import TaskService  # the runtime loads on first chat, not at boot
+
+    page = async_to_sync(TaskService(app).list)(
+        context_id=session_id, page_size=1, history_length=0
+    )
+    if not page.tasks:
+        return None
+    latest = page.tasks[0]
+    return waiting_json(latest.id, latest.status)
 
 
 @studio_view

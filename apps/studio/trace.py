@@ -5,11 +5,14 @@ events are the record, and only they name the author of every step (a sub-agent,
 and the token usage of every LLM call. So a finished turn, and every turn of a reopened session,
 is drawn from here. Durations come from event timestamps: an LLM call lasts from the previous
 event to the model's event, a tool call from the model's event to the event with its result.
+
+What a paused task asks (an approval, a question) is not a session event: it is the task's
+status message, so `waiting_json` reads it from the task's status.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,6 +26,9 @@ from agents.content import (
     ToolResultPart,
 )
 from agents.sessions import Event
+from agents.tasks import INTERRUPTED_STATES, TaskStatus
+from tools.approvals import APPROVAL_REQUEST_TYPE
+from tools.builtin.todo import TODOS_STATE_KEY
 
 Item = dict[str, Any]
 
@@ -162,3 +168,40 @@ def build_turns(events: Sequence[Event]) -> list[Turn]:
 
 def turns_json(events: Sequence[Event]) -> list[dict[str, Any]]:
     return [turn.as_json() for turn in build_turns(events)]
+
+
+def waiting_json(task_id: str, status: TaskStatus) -> dict[str, Any] | None:
+    """What a paused task waits for, or None when it is not paused: its question and one
+    `approval_request` per tool call waiting for a person (SPEC 8). The Studio answers on
+    `task_id`; a question without requests is answered by the next message."""
+    if status.state not in INTERRUPTED_STATES:
+        return None
+    parts = status.message.parts if status.message is not None else ()
+    requests = [
+        dict(p.data)
+        for p in parts
+        if isinstance(p, DataPart) and p.data.get("hector_type") == APPROVAL_REQUEST_TYPE
+    ]
+    return {
+        "task_id": task_id,
+        "state": status.state,
+        "text": "".join(p.text for p in parts if isinstance(p, TextPart)),
+        "requests": requests,
+    }
+
+
+def session_todos(state: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """The todotool's list in session state (`todos`), keeping only well-formed items: state is
+    writable by any tool and by the Admin API, and the page must not break on a stray value."""
+    value = state.get(TODOS_STATE_KEY)
+    if not isinstance(value, list):
+        return None
+    return [
+        {
+            "id": str(item.get("id", "")),
+            "content": str(item.get("content", "")),
+            "status": str(item.get("status", "pending")),
+        }
+        for item in value
+        if isinstance(item, dict)
+    ]

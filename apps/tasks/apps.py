@@ -14,7 +14,8 @@ class TasksConfig(AppConfig):
         """Cancel requests for runs of this process arrive on the bus from any process; the bus
         knows nothing about runs, so the run registry is wired to it here, once. At exit the bus
         sends what it still holds and closes its connections."""
-        from apps.tasks import bus, runtime
+        from apps.tasks import bus, metrics, runtime
 
         bus.set_cancel_handler(runtime.cancel_local_run)
         atexit.register(bus.shutdown)
+        metrics.register_depth_collector()

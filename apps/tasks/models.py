@@ -60,6 +60,11 @@ class Task(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     dead_lettered_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField(null=True, blank=True)
+    dead_letter_reason = models.TextField(blank=True, default="")
+    queued_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last handed to the queue (recovery republishes after)."
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         indexes = [
@@ -69,10 +74,60 @@ class Task(models.Model):
             ),
             models.Index(fields=["state", "-updated_at", "-id"], name="tasks_task_state_idx"),
             models.Index(fields=["user_id", "-updated_at", "-id"], name="tasks_task_user_idx"),
+            models.Index(
+                fields=["-dead_lettered_at", "-id"],
+                name="tasks_task_dlq_idx",
+                condition=models.Q(dead_lettered_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.id} ({self.state})"
+
+
+class DeadLetter(Task):
+    """The dead-letter queue as the Django admin lists it: tasks with `dead_lettered_at` set."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "dead letter"
+
+
+class CheckpointKind(models.TextChoices):
+    LLM_TURN = "llm_turn"
+    TOOL_RESULT = "tool_result"
+    APPROVAL = "approval"
+    FINAL = "final"
+
+
+class Checkpoint(models.Model):
+    """Where a run stood after an LLM turn, a tool round or an approval decision (SPEC 8).
+
+    The session's events hold what was said; the snapshot says which invocation of which agent
+    they belong to, and which tool calls were still open, so a recovered run resumes instead of
+    starting over. `sequence` counts from 1 per task.
+    """
+
+    Kind = CheckpointKind
+
+    # No index of its own: the unique (task, sequence) constraint leads with `task`.
+    task = models.ForeignKey(
+        Task, on_delete=models.CASCADE, related_name="checkpoints", db_index=False
+    )
+    sequence = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16, choices=CheckpointKind.choices)
+    snapshot = models.JSONField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["task", "sequence"], name="tasks_checkpoint_task_seq_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_id}#{self.sequence} ({self.kind})"
 
 
 class PushNotificationConfig(models.Model):

@@ -41,6 +41,7 @@ from apps.tasks.codec import (
     message_to_json,
 )
 from apps.tasks.mapping import RESPONSE_ARTIFACT
+from apps.tasks.models import Checkpoint as CheckpointRow
 from apps.tasks.models import PushNotificationConfig, TaskState
 from apps.tasks.models import Task as TaskRow
 
@@ -48,11 +49,29 @@ from apps.tasks.models import Task as TaskRow
 @dataclass(frozen=True)
 class Admission:
     """`task` as admitted (state submitted: what a stream shows first) or claimed; None when the
-    session was busy (`busy`) or, for a claim, when the task is no longer submitted."""
+    session was busy (`busy`) or, for a claim, when there is nothing to run now (the flags say
+    why: spent, expired, not due yet; none of them: someone else has it or it is finished)."""
 
     task: Task | None
     context_id: str
     busy: bool = False
+    # Queue claims (`claim_queued`) only:
+    attempts: int = 0
+    max_retries: int = 0
+    exhausted: bool = False  # every attempt used: dead-letter it with `last_error`
+    expired: bool = False  # its deadline passed: dead-letter it
+    last_error: str = ""
+    not_due_s: float = 0.0  # claimed too early (a retry's message ran ahead): wait this long
+    checkpoint: StoredCheckpoint | None = None  # the last one, when this claim is a retry
+    deadline_at: datetime | None = None
+    latency_s: float | None = None  # queued (or due) -> claimed
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    sequence: int
+    kind: str
+    snapshot: Any
 
 
 def task_from_row(
@@ -122,6 +141,8 @@ def _claim_fields(row: TaskRow, *, owner: str, lease_s: float, at: datetime) -> 
     row.status_timestamp = at
     row.lease_owner = owner
     row.lease_expires_at = at + timedelta(seconds=lease_s)
+    row.claimed_at = at
+    row.next_attempt_at = None
     row.attempts += 1
 
 
@@ -138,10 +159,13 @@ def admit_new(
     owner: str,
     lease_s: float,
     claim: bool,
+    max_retries: int = 3,
+    deadline_at: datetime | None = None,
+    queued: bool = False,
 ) -> Admission:
     """Create the task. With `claim` it must also take its session (busy: nothing is stored);
-    without, it is stored submitted for `execute`. A context nobody named before cannot be
-    busy: one INSERT, no lock, no transaction."""
+    without, it is stored submitted for `execute` (`queued`: a worker's). A context nobody named
+    before cannot be busy: one INSERT, no lock, no transaction."""
     at = timezone.now()
     stored = replace(message, task_id=task_id, context_id=context_id)
     row = TaskRow(
@@ -156,6 +180,9 @@ def admit_new(
         metadata=metadata,
         created_at=at,
         updated_at=at,
+        max_retries=max_retries,
+        deadline_at=deadline_at,
+        queued_at=at if queued else None,
     )
     check_session = claim and not context_is_new
     with transaction.atomic() if check_session or push is not None else nullcontext():
@@ -182,9 +209,11 @@ def admit_continuation(
     owner: str,
     lease_s: float,
     claim: bool,
+    queued: bool = False,
 ) -> Admission:
     """Give an interrupted task (input-required, auth-required) its next user message; `claim`
-    as for `admit_new` (busy: nothing changes)."""
+    and `queued` as for `admit_new` (busy: nothing changes). The new turn starts its attempts
+    afresh."""
     at = timezone.now()
     with transaction.atomic():
         row = access_task(task_id, user_id, for_update=True)
@@ -220,6 +249,9 @@ def admit_continuation(
         row.status_message = None
         row.status_timestamp = at
         row.updated_at = at
+        row.attempts = 0
+        row.last_error = ""
+        row.queued_at = at if queued else None
         if claim:
             _claim_fields(row, owner=owner, lease_s=lease_s, at=at)
         row.save()
@@ -229,28 +261,161 @@ def admit_continuation(
     return Admission(task, context_id=row.context_id)
 
 
-def claim_row(task_id: str, *, owner: str, lease_s: float) -> Admission:
-    """Claim a submitted task's session (`execute`); `task` None when it is not submitted."""
+def _is_pending(row: TaskRow) -> bool:
+    """Waiting for a run: stored for the queue, or released for a retry (or by recovery)."""
+    return (
+        row.state in (TaskState.SUBMITTED, TaskState.WORKING)
+        and not row.lease_owner
+        and row.dead_lettered_at is None
+    )
+
+
+def claim_queued(task_id: str, *, owner: str, lease_s: float) -> Admission:
+    """Claim a pending task for a run (`execute`, a worker). `task` None: nothing to run now
+    (someone holds the row, it is finished, its session is busy, it is not due yet, or it is
+    spent: see the flags). The row lock is `SKIP LOCKED`: two workers with one id never wait on
+    each other; the one that does not get the lock simply lets go."""
     at = timezone.now()
     with transaction.atomic():
-        row = TaskRow.objects.select_for_update().filter(pk=task_id).first()
+        row = TaskRow.objects.select_for_update(skip_locked=True).filter(pk=task_id).first()
         if row is None:
-            raise TaskNotFound(task_id)
-        if row.state != TaskState.SUBMITTED:
+            if not TaskRow.objects.filter(pk=task_id).exists():
+                raise TaskNotFound(task_id)
+            return Admission(None, context_id="")
+        if not _is_pending(row):
             return Admission(None, context_id=row.context_id)
+        if row.next_attempt_at is not None and row.next_attempt_at > at:
+            wait = (row.next_attempt_at - at).total_seconds()
+            return Admission(None, context_id=row.context_id, not_due_s=wait)
+        if row.deadline_at is not None and row.deadline_at <= at:
+            return Admission(None, context_id=row.context_id, expired=True)
+        if row.attempts > row.max_retries:
+            return Admission(
+                None, context_id=row.context_id, exhausted=True, last_error=row.last_error
+            )
         _lock_session(row.context_id)
         if _session_busy(row.context_id, task_id=task_id, at=at):
             return Admission(None, context_id=row.context_id, busy=True)
+        waiting_since = row.next_attempt_at or row.queued_at
         _claim_fields(row, owner=owner, lease_s=lease_s, at=at)
         row.updated_at = at
         row.save()
-    return Admission(task_from_row(row), context_id=row.context_id)
+        checkpoint = _last_checkpoint(row.id) if row.attempts > 1 else None
+    return Admission(
+        task_from_row(row),
+        context_id=row.context_id,
+        attempts=row.attempts,
+        max_retries=row.max_retries,
+        checkpoint=checkpoint,
+        deadline_at=row.deadline_at,
+        latency_s=(at - waiting_since).total_seconds() if waiting_since else None,
+    )
 
 
-def renew_lease(task_id: str, *, owner: str, lease_s: float) -> None:
-    TaskRow.objects.filter(pk=task_id, lease_owner=owner, state=TaskState.WORKING).update(
+_PROBE_SQL = """
+UPDATE {table} SET
+    state = 'completed', attempts = attempts + 1, claimed_at = %(now)s, updated_at = %(now)s,
+    status_timestamp = %(now)s, next_attempt_at = NULL, lease_owner = '', lease_expires_at = NULL
+WHERE id = (
+    SELECT id FROM {table}
+    WHERE id = %(id)s AND state IN ('submitted', 'working') AND lease_owner = ''
+      AND dead_lettered_at IS NULL AND (next_attempt_at IS NULL OR next_attempt_at <= %(now)s)
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING agent, COALESCE(queued_at, created_at)
+"""
+
+
+def complete_probe(task_id: str) -> tuple[str, datetime] | None:
+    """A probe's claim and finish in one statement (it has no run, so no lease to hold):
+    (agent, waiting since) when this call took it, None when it was not pending."""
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(_PROBE_SQL.format(table=TaskRow._meta.db_table), {"id": task_id, "now": now})
+        row = cursor.fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def renew_lease(task_id: str, *, owner: str, lease_s: float) -> bool:
+    """False when the lease is no longer ours (recovery gave the task to another run)."""
+    renewed = TaskRow.objects.filter(pk=task_id, lease_owner=owner, state=TaskState.WORKING).update(
         lease_expires_at=timezone.now() + timedelta(seconds=lease_s)
     )
+    return renewed == 1
+
+
+def record_retry(task_id: str, *, owner: str, error: str, delay_s: float, release: bool) -> bool:
+    """A failed attempt that will be retried in `delay_s`. `release`: the run lets the task go
+    (a worker republishes it); otherwise it keeps the lease and retries in place (a blocking
+    caller is waiting). False when the lease was no longer ours."""
+    at = timezone.now()
+    fields: dict[str, Any] = {
+        "last_error": error,
+        "next_attempt_at": at + timedelta(seconds=delay_s),
+        "updated_at": at,
+    }
+    if release:
+        fields.update(lease_owner="", lease_expires_at=None, queued_at=at)
+    updated = TaskRow.objects.filter(pk=task_id, lease_owner=owner, state=TaskState.WORKING).update(
+        **fields
+    )
+    return updated == 1
+
+
+def retry_in_place(task_id: str, *, owner: str, lease_s: float) -> Admission:
+    """The next attempt of a run that kept its lease while it waited (see `record_retry`)."""
+    at = timezone.now()
+    with transaction.atomic():
+        row = (
+            TaskRow.objects.select_for_update()
+            .filter(pk=task_id, lease_owner=owner, state=TaskState.WORKING)
+            .first()
+        )
+        if row is None:
+            return Admission(None, context_id="")
+        if row.deadline_at is not None and row.deadline_at <= at:
+            return Admission(None, context_id=row.context_id, expired=True)
+        _claim_fields(row, owner=owner, lease_s=lease_s, at=at)
+        row.updated_at = at
+        row.save()
+        checkpoint = _last_checkpoint(row.id)
+    return Admission(
+        task_from_row(row),
+        context_id=row.context_id,
+        attempts=row.attempts,
+        max_retries=row.max_retries,
+        checkpoint=checkpoint,
+        deadline_at=row.deadline_at,
+    )
+
+
+# --- Checkpoints ---------------------------------------------------------------------------------
+
+_CHECKPOINT_SQL = """
+INSERT INTO {table} (task_id, sequence, kind, snapshot, created_at)
+SELECT %(task_id)s, COALESCE(MAX(sequence), 0) + 1, %(kind)s, %(snapshot)s::jsonb, %(at)s
+  FROM {table} WHERE task_id = %(task_id)s
+"""
+
+
+def save_checkpoint(task_id: str, *, kind: str, snapshot: dict[str, Any]) -> None:
+    """Append the task's next checkpoint: one statement (only its run writes them)."""
+    sql = _CHECKPOINT_SQL.format(table=CheckpointRow._meta.db_table)
+    params = {
+        "task_id": task_id,
+        "kind": kind,
+        "snapshot": json.dumps(snapshot, default=str),
+        "at": timezone.now(),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _last_checkpoint(task_id: str) -> StoredCheckpoint | None:
+    row = CheckpointRow.objects.filter(task_id=task_id).order_by("-sequence").first()
+    if row is None:
+        return None
+    return StoredCheckpoint(row.sequence, row.kind, row.snapshot)
 
 
 _FINISH_SQL = """
@@ -266,10 +431,23 @@ UPDATE {table} SET
                    WHERE a.value->>'artifact_id' IS DISTINCT FROM %(artifact_id)s), '[]'::jsonb)
         || jsonb_build_array(%(artifact)s::jsonb) END,
     last_error = CASE WHEN %(last_error)s = '' THEN last_error ELSE %(last_error)s END,
+    dead_lettered_at = CASE WHEN %(dead_letter)s = '' THEN dead_lettered_at ELSE %(at)s END,
+    dead_letter_reason = CASE WHEN %(dead_letter)s = '' THEN dead_letter_reason
+                              ELSE %(dead_letter)s END,
+    next_attempt_at = NULL,
     lease_owner = '',
     lease_expires_at = NULL
 WHERE id = %(id)s AND NOT (state = ANY(%(terminal)s))
 RETURNING *
+"""
+
+# The run's last checkpoint rides along with the final UPDATE: no round trip of its own.
+_FINAL_CHECKPOINT_SQL = """
+WITH checkpoint AS (
+    INSERT INTO {checkpoints} (task_id, sequence, kind, snapshot, created_at)
+    SELECT %(id)s, COALESCE(MAX(sequence), 0) + 1, 'final', %(checkpoint)s::jsonb, %(at)s
+      FROM {checkpoints} WHERE task_id = %(id)s
+)
 """
 
 
@@ -281,9 +459,13 @@ def finish_row(
     history: tuple[TaskMessage, ...],
     artifact: TaskArtifact | None,
     last_error: str,
+    dead_letter: str = "",
+    checkpoint: dict[str, Any] | None = None,
 ) -> tuple[Task | None, tuple[PushConfig, ...]]:
     """One conditional UPDATE; None when the task was already terminal (someone else finished
-    it). The push configs come along when there are any (the state is terminal or interrupted)."""
+    it). The push configs come along when there are any (the state is terminal or interrupted).
+    `dead_letter` (a reason) also moves it to the dead-letter queue; `checkpoint` is stored as
+    the run's final one in the same statement."""
     params = {
         "state": state,
         "status_message": json.dumps(message_to_json(status_message)) if status_message else None,
@@ -292,10 +474,15 @@ def finish_row(
         "artifact": json.dumps(artifact_to_json(artifact)) if artifact else None,
         "artifact_id": artifact.artifact_id if artifact else RESPONSE_ARTIFACT,
         "last_error": last_error,
+        "dead_letter": dead_letter,
         "id": task_id,
         "terminal": sorted(TERMINAL_STATES),
     }
     sql = _FINISH_SQL.format(table=TaskRow._meta.db_table)
+    if checkpoint is not None:
+        params["checkpoint"] = json.dumps(checkpoint, default=str)
+        prefix = _FINAL_CHECKPOINT_SQL.format(checkpoints=CheckpointRow._meta.db_table)
+        sql = prefix + sql
     rows = list(TaskRow.objects.raw(sql, params))
     if not rows:
         return None, ()

@@ -30,9 +30,12 @@ from django.conf import settings
 from agents.config_loader import load_config_data
 from agents.llm.base import LLM
 from agents.runner import Runner
+from apps.approvals.store import PostgresApprovalStore
+from apps.conversations.memory import PostgresMemoryStore
 from apps.conversations.stores import PostgresSessionService
 from apps.tenancy.models import App
 from tools.base import Tool
+from tools.builtin import BuiltinEnvironment
 
 __all__ = [
     "PROCESS_ID",
@@ -97,7 +100,30 @@ def runner_for(app: App) -> Runner:
             return cached.runner
         runner = _build(app)
         _runners[app.id] = _Cached(app.active_revision, app.config_json, app.schema_name, runner)
-        return runner
+    if cached is not None:
+        _retire(cached.runner)
+    return runner
+
+
+#: Runs that started on a replaced runner keep it until they end; its clients and MCP servers
+#: are closed once they are surely done.
+RETIRE_AFTER_S = 300.0
+_closing: set[asyncio.Task[None]] = set()
+
+
+def _retire(runner: Runner) -> None:
+    """Close a runner replaced by a new config revision, later, on the loop that used it."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return  # no loop here: its clients went (or go) with the loop that made them
+
+    def close() -> None:
+        closing = loop.create_task(runner.aclose(), name="hector-retire-runner")
+        _closing.add(closing)
+        closing.add_done_callback(_closing.discard)
+
+    loop.call_later(RETIRE_AFTER_S, close)
 
 
 def _build(app: App) -> Runner:
@@ -109,6 +135,10 @@ def _build(app: App) -> Runner:
         tools=override.tools,
         llms=override.llms,
         base_dir=_base_dir(app),
+        tool_environment=BuiltinEnvironment.for_app(
+            Path(settings.DATA_DIR), app.id, memory=PostgresMemoryStore(app.schema_name)
+        ),
+        approvals=PostgresApprovalStore(app.schema_name),
     )
 
 

@@ -4,10 +4,18 @@ Shape of a run. A send admits the task in one ORM hop (the row is created, or an
 takes the new message). A blocking send or a stream also claims the task's session in that hop
 and then `_run` drives the app's Runner in its own asyncio task, turns run events into updates
 (`mapping.RunTranslator`), publishes them on the bus and finishes the row. A non-blocking send
-stores the task submitted and starts `execute(task_id)`, which claims and runs it: that call is
-the seam the durable queue replaces. Callers only wait on or subscribe to the run's asyncio task,
-so a client that leaves a stream, or a blocking caller that is cancelled, never stops the run;
-only `cancel` does.
+stores the task submitted and hands it to the durable queue (`apps.tasks.queue`): published for a
+worker in the same hop, or, without workers, run here by `execute(task_id)`, which is also what a
+worker calls. Callers only wait on or subscribe to the run's asyncio task, so a client that leaves
+a stream, or a blocking caller that is cancelled, never stops the run; only `cancel` does.
+
+Durability (SPEC 8). The row is the truth: attempts, the next retry, the last error, the lease
+and the dead-letter reason are its columns. A run stores a checkpoint after each model turn that
+called tools and each round of tool results (the answer's rides along with the final update), and
+keeps one invocation id per turn, so a retry or a run recovered after its process died resumes
+from the session (`Runner.run(resume=True)`): completed tool calls are not run again. Retryable
+failures (provider busy or down) back off per `queue.policy_for`; the last one dead-letters the
+task with its reason. A run whose lease was taken over by recovery stops without a word.
 
 Transitions are conditional updates (`... WHERE state NOT IN terminal`), and whoever makes one
 announces it (final status update, push notifications). A run finishing after a cancel therefore
@@ -29,16 +37,18 @@ import asyncio
 import importlib
 import logging
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from contextlib import aclosing, suppress
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from agents.content import TextPart
+from agents.content import DataPart, TextPart, ToolCallPart, ToolResultPart
 from agents.errors import HectorError
-from agents.events import ErrorEvent, FinalEvent
+from agents.events import ErrorEvent, EventStored, FinalEvent, InterruptedEvent
+from agents.sessions import Event as SessionEvent
 from agents.tasks import (
     ArtifactUpdate,
     InvalidParams,
@@ -52,7 +62,7 @@ from agents.tasks import (
     TaskUpdate,
     UnsupportedOperation,
 )
-from apps.tasks import bus, rows, runtime
+from apps.tasks import bus, metrics, queue, rows, runtime
 from apps.tasks.mapping import (
     RunTranslator,
     agent_message,
@@ -83,11 +93,12 @@ class TaskService:
     """
 
     session_wait_s: float = 30.0  # SPEC 6: a second run on a session waits this long
-    lease_s: float = 60.0  # a run renews its lease every third of this
 
     def __init__(self, app: App) -> None:
         self.app = app
         self.schema: str = app.schema_name
+        # A run renews its lease every third of this; a lease this old is stale (recovery).
+        self.lease_s: float = queue.queue_settings().stale_threshold_s
 
     # --- sending ---
 
@@ -106,6 +117,7 @@ class TaskService:
         """Start (or continue) a task. Blocking: return it in a final state (terminal or
         interrupted). Non-blocking: return it at once; the run goes on in this process."""
         _check_history_length(history_length)
+        queued = not blocking and queue.uses_workers()
         task = await self._admit(
             agent=agent,
             user_id=user_id,
@@ -114,10 +126,11 @@ class TaskService:
             metadata=metadata,
             wire_version=wire_version,
             blocking=blocking,
+            queued=queued,
         )
         if not blocking:
-            # The durable queue's seam: a worker will call `execute(task.id)` instead.
-            self._start(task.id, self.execute(task.id))
+            if not queued:  # no workers: this process is the queue
+                self._start(task.id, self.execute(task.id))
             return _trimmed(task, history_length)
         run = self._start(task.id, self._run(task))
         await asyncio.wait({run})  # a cancelled caller leaves; the run goes on
@@ -171,10 +184,13 @@ class TaskService:
         finally:
             subscription.close()
 
-    async def execute(self, task_id: str) -> Task:
-        """Run a stored, submitted task to a final state and return it: the entry point of a
-        queue worker. Waits for the task's session like a send; a task that is no longer
-        submitted (canceled meanwhile, run elsewhere) is returned as it is."""
+    async def execute(self, task_id: str, *, in_worker: bool = False) -> Task:
+        """Run a pending task (stored for the queue, released for a retry or by recovery) to a
+        final state and return it: the entry point of queue workers and of local dispatch.
+        Waits for the task's session like a send. A task that is not pending (finished, held by
+        another run) is returned as it is; one whose attempts are spent or whose deadline passed
+        is dead-lettered. `in_worker`: a retry goes back to the queue instead of being waited
+        out here."""
         current = asyncio.current_task()
         if current is not None and runtime.local_run(self.schema, task_id) is None:
             runtime.track_run(self.schema, task_id, current)
@@ -182,16 +198,28 @@ class TaskService:
         try:
             claim = await self._when_session_free(
                 lambda: in_schema(
-                    self.schema, rows.claim_row, task_id, owner=owner, lease_s=lease_s
+                    self.schema, rows.claim_queued, task_id, owner=owner, lease_s=lease_s
                 )
             )
         except UnsupportedOperation:
             row = await self.get(task_id)
             failure = _Outcome("failed", error="session busy: another run holds this session")
             return await self._finish(row, failure)
-        if claim.task is None:
-            return await self.get(task_id)
-        return await self._run(claim.task)
+        if claim.task is not None:
+            return await self._run(claim.task, claim, in_worker=in_worker)
+        if claim.exhausted or claim.expired:
+            reason = "task deadline exceeded" if claim.expired else claim.last_error
+            failure = _Outcome("failed", error=reason or "no attempts left", dead_letter=reason)
+            return await self._finish(await self.get(task_id), failure)
+        if claim.not_due_s > 0:
+            if in_worker:
+                await in_schema(
+                    self.schema, queue.publish_run, self.schema, task_id, delay_s=claim.not_due_s
+                )
+            else:
+                await asyncio.sleep(claim.not_due_s)
+                return await self.execute(task_id)
+        return await self.get(task_id)
 
     # --- reading ---
 
@@ -352,23 +380,28 @@ class TaskService:
         metadata: Mapping[str, Any] | None,
         wire_version: Literal["0.3", "1.0"],
         blocking: bool,
+        queued: bool = False,
     ) -> Task:
         """Store the new task, or the new message of an interrupted one; returns the task as
         submitted. `blocking` (a blocking send or a stream): the task also takes its session,
         waiting while another run holds it, and nothing is stored if it never gets it.
-        Otherwise it stays submitted for `execute`. A push config given here was created by this
-        request's protocol version."""
+        Otherwise it stays submitted for `execute`; `queued`: it is published for a worker in the
+        same hop, once stored. A push config given here was created by this request's protocol
+        version."""
         _check_message(message)
         push = replace(push_config, wire_version=wire_version) if push_config else None
         if push is not None:
             await _validate_push_url(push.url)
         owner, lease_s = runtime.PROCESS_ID, self.lease_s
+        publish_to = self.schema if queued else None
         if message.task_id:
             task_id = message.task_id
 
             def attempt() -> Awaitable[rows.Admission]:
                 return in_schema(
                     self.schema,
+                    _stored_then_published,
+                    publish_to,
                     rows.admit_continuation,
                     task_id=task_id,
                     agent=agent,
@@ -379,15 +412,19 @@ class TaskService:
                     owner=owner,
                     lease_s=lease_s,
                     claim=blocking,
+                    queued=queued,
                 )
 
         else:
             context_id = message.context_id or uuid.uuid4().hex
             new_task_id = uuid.uuid4().hex
+            max_retries, deadline_at = queue.admission_terms(self.app, agent, metadata)
 
             def attempt() -> Awaitable[rows.Admission]:
                 return in_schema(
                     self.schema,
+                    _stored_then_published,
+                    publish_to,
                     rows.admit_new,
                     task_id=new_task_id,
                     context_id=context_id,
@@ -400,6 +437,9 @@ class TaskService:
                     owner=owner,
                     lease_s=lease_s,
                     claim=blocking,
+                    max_retries=max_retries,
+                    deadline_at=deadline_at,
+                    queued=queued,
                 )
 
         admission = await self._when_session_free(attempt)
@@ -453,45 +493,165 @@ class TaskService:
 
     # --- internals: running ---
 
-    async def _run(self, task: Task) -> Task:
-        """Drive the Runner for a claimed task and finish its row. Cancellation (`cancel`, the
+    async def _run(
+        self, task: Task, claim: rows.Admission | None = None, *, in_worker: bool = False
+    ) -> Task:
+        """Drive the Runner for a claimed task, retry what is worth retrying (SPEC 8) and finish
+        its row. `claim` is the queue's (None: the first attempt of a blocking send or stream,
+        claimed at admission). A retryable failure waits here, lease held, unless `in_worker`:
+        then the task is released and republished with the delay. Cancellation (`cancel`, the
         bus) stops the runner, which records "canceled" in the session; the row is then marked
-        canceled unless whoever cancelled already did."""
-        translator = RunTranslator(task.id, task.context_id, _include_thinking(task))
-        lease = asyncio.create_task(self._keep_lease(task.id))
+        canceled unless whoever cancelled already did. A run whose lease was taken over
+        (recovery decided it was dead) stops without touching the row."""
+        lost = asyncio.Event()
+        runner_task = asyncio.current_task()
+        assert runner_task is not None
+        lease = asyncio.create_task(self._keep_lease(task.id, lost, runner_task))
+        started = time.monotonic()
+        if claim is not None and claim.latency_s is not None:
+            metrics.observe_latency(self.app.id, task.agent, claim.latency_s)
         try:
-            await bus.publish(self.schema, task.id, translator.working())
-            outcome = await self._consume(task, translator)
+            while True:
+                outcome = await self._attempt(task, claim)
+                retry = await self._retry_decision(task, claim, outcome)
+                if retry is None:
+                    break
+                outcome, delay_s = retry
+                if outcome.dead_letter:
+                    break
+                released = await in_schema(
+                    self.schema,
+                    rows.record_retry,
+                    task.id,
+                    owner=runtime.PROCESS_ID,
+                    error=outcome.error,
+                    delay_s=delay_s,
+                    release=in_worker,
+                )
+                if not released:
+                    return await self.get(task.id)  # no longer ours
+                metrics.count_retry(self.app.id, task.agent)
+                logger.info(
+                    "task=%s app=%s attempt failed (%s); retry in %.2fs",
+                    task.id,
+                    self.app.id,
+                    outcome.error,
+                    delay_s,
+                )
+                if in_worker:
+                    await in_schema(
+                        self.schema, queue.publish_run, self.schema, task.id, delay_s=delay_s
+                    )
+                    return await self.get(task.id)
+                await asyncio.sleep(delay_s)
+                claim = await in_schema(
+                    self.schema,
+                    rows.retry_in_place,
+                    task.id,
+                    owner=runtime.PROCESS_ID,
+                    lease_s=self.lease_s,
+                )
+                if claim.task is None:
+                    if not claim.expired:
+                        return await self.get(task.id)
+                    outcome = _Outcome(
+                        "failed",
+                        error="task deadline exceeded",
+                        dead_letter="task deadline exceeded",
+                    )
+                    break
+                task = claim.task
         except asyncio.CancelledError:
+            if lost.is_set():
+                runner_task.uncancel()
+                logger.warning(
+                    "task=%s app=%s lost its lease; another run took it over", task.id, self.app.id
+                )
+                return await self.get(task.id)
             await asyncio.shield(self._finish(task, _Outcome("canceled")))
             raise
-        except Exception as exc:
-            logger.exception("task=%s app=%s run failed", task.id, self.app.id)
-            outcome = _Outcome("failed", error=f"internal error: {type(exc).__name__}")
         finally:
             lease.cancel()
+            metrics.observe_processing(self.app.id, task.agent, time.monotonic() - started)
         # Shielded: a cancel arriving now must not lose the final write and announcement.
         return await asyncio.shield(self._finish(task, outcome))
 
-    async def _consume(self, task: Task, translator: RunTranslator) -> _Outcome:
+    async def _retry_decision(
+        self, task: Task, claim: rows.Admission | None, outcome: _Outcome
+    ) -> tuple[_Outcome, float] | None:
+        """None: finish with `outcome`. Else (outcome, delay): retry after the delay, or, when
+        the outcome now names a dead-letter reason, the last attempt is spent."""
+        if outcome.state != "failed" or outcome.dead_letter or not queue.is_retryable(outcome.code):
+            return None
+        policy = queue.policy_for(self.app, task.agent)
+        attempts = claim.attempts if claim is not None else 1
+        max_retries = claim.max_retries if claim is not None else policy.max_retries
+        if attempts > max_retries:
+            reason = f"failed after {attempts} attempt(s): {outcome.error}"
+            return replace(outcome, dead_letter=reason), 0.0
+        return outcome, policy.delay_s(attempts)
+
+    async def _attempt(self, task: Task, claim: rows.Admission | None) -> _Outcome:
+        """One attempt: resume from the last checkpoint when this is not the turn's first."""
+        translator = RunTranslator(task.id, task.context_id, _include_thinking(task))
+        invocation_id = _invocation_id(task)
+        resume = claim is not None and claim.attempts > 1
+        if resume and claim is not None and claim.checkpoint is not None:
+            try:
+                invocation_id = _resume_point(task, claim.checkpoint)
+            except CorruptCheckpoint as exc:
+                logger.error("task=%s app=%s %s", task.id, self.app.id, exc)
+                return _Outcome("failed", error=str(exc), dead_letter=str(exc))
+        await bus.publish(self.schema, task.id, translator.working())
+        deadline = claim.deadline_at if claim is not None else None
+        try:
+            async with asyncio.timeout(_seconds_until(deadline)):
+                return await self._consume(
+                    task, translator, invocation_id=invocation_id, resume=resume
+                )
+        except asyncio.CancelledError:
+            raise
+        except TimeoutError:
+            reason = "task deadline exceeded"
+            return _Outcome("failed", error=reason, dead_letter=reason)
+        except Exception as exc:
+            logger.exception("task=%s app=%s run failed", task.id, self.app.id)
+            return _Outcome("failed", error=f"internal error: {type(exc).__name__}")
+
+    async def _consume(
+        self, task: Task, translator: RunTranslator, *, invocation_id: str, resume: bool
+    ) -> _Outcome:
         try:
             runner = runtime.runner_for(self.app)
         except HectorError as exc:  # e.g. the stored config no longer validates
             return _Outcome("failed", error=str(exc))
-        user_message = next(m for m in reversed(task.history) if m.role == "user")
+        user_message = next((m for m in reversed(task.history) if m.role == "user"), None)
+        if user_message is None:
+            return _Outcome("failed", error="the task has no user message to answer")
         outcome = _Outcome("failed", error="the run ended without an answer")
+        last_stored: SessionEvent | None = None
         events = runner.run(
             agent=task.agent,
             user_id=task.user_id,
             message=user_message.parts,
             session_id=task.context_id,
-            invocation_id=f"{task.id}.{uuid.uuid4().hex[:8]}",
+            invocation_id=invocation_id,
+            resume=resume,
+            task_id=task.id,
         )
         async with aclosing(events):
             async for event in events:
                 for update in translator.updates(event):
                     await bus.publish(self.schema, task.id, update)
-                if isinstance(event, FinalEvent):
+                if isinstance(event, EventStored):
+                    last_stored = event.event
+                    checkpoint = _checkpoint_of(task, event.event)
+                    if checkpoint is not None:
+                        kind, snapshot = checkpoint
+                        await in_schema(
+                            self.schema, rows.save_checkpoint, task.id, kind=kind, snapshot=snapshot
+                        )
+                elif isinstance(event, FinalEvent):
                     answer = agent_message(
                         answer_parts(event), task_id=task.id, context_id=task.context_id
                     )
@@ -500,21 +660,35 @@ class TaskService:
                         message=answer,
                         history=(answer,),
                         artifact=translator.final_artifact(event),
+                        checkpoint=_snapshot(task, invocation_id, "final", last_stored),
                     )
+                elif isinstance(event, InterruptedEvent):  # waits for the caller's next message
+                    # SPEC 8: the question as text, each structured request as a data part.
+                    parts = (TextPart(event.message), *(DataPart(item) for item in event.data))
+                    question = agent_message(parts, task_id=task.id, context_id=task.context_id)
+                    outcome = _Outcome(event.state, message=question, history=(question,))
                 elif isinstance(event, ErrorEvent):
-                    outcome = _Outcome("failed", error=event.message)
+                    outcome = _Outcome("failed", error=event.message, code=event.code)
         return outcome
 
-    async def _keep_lease(self, task_id: str) -> None:
+    async def _keep_lease(self, task_id: str, lost: asyncio.Event, run: asyncio.Task[Any]) -> None:
+        """Renew the run's lease every third of its length. When the row says the lease is no
+        longer ours (recovery released it after a stall, or the task was finished elsewhere),
+        stop the run: another may be running it now."""
         owner = runtime.PROCESS_ID
         while True:
             await asyncio.sleep(self.lease_s / 3)
             try:
-                await in_schema(
+                renewed = await in_schema(
                     self.schema, rows.renew_lease, task_id, owner=owner, lease_s=self.lease_s
                 )
             except Exception:
                 logger.warning("task=%s could not renew its session lease", task_id, exc_info=True)
+                continue
+            if not renewed:
+                lost.set()
+                run.cancel()
+                return
 
     async def _finish(self, task: Task, outcome: _Outcome) -> Task:
         """Move the row to the outcome's state unless it is already terminal. Whoever moves it
@@ -532,10 +706,17 @@ class TaskService:
             history=outcome.history,
             artifact=outcome.artifact,
             last_error=outcome.error,
+            dead_letter=outcome.dead_letter,
+            checkpoint=outcome.checkpoint,
         )
         _session_waiters.wake((self.schema, task.context_id))
         if finished is None:
             return await self.get(task.id)
+        if outcome.dead_letter:
+            metrics.count_dead_letter(self.app.id, task.agent)
+            logger.warning(
+                "task=%s app=%s dead-lettered: %s", task.id, self.app.id, outcome.dead_letter
+            )
         final = StatusUpdate(task.id, task.context_id, finished.status, final=True)
         await bus.publish(self.schema, task.id, final)
         if configs:
@@ -553,6 +734,89 @@ class _Outcome:
     history: tuple[TaskMessage, ...] = ()
     artifact: TaskArtifact | None = None
     error: str = ""
+    code: str = ""  # the run's error code: decides whether the queue retries
+    dead_letter: str = ""  # a reason: the task also goes to the dead-letter queue
+    checkpoint: dict[str, Any] | None = None  # the run's final checkpoint
+
+
+class CorruptCheckpoint(Exception):
+    """A stored checkpoint that cannot be resumed from; its task is dead-lettered."""
+
+
+def _stored_then_published(
+    publish_to: str | None, admit: Callable[..., rows.Admission], **kwargs: Any
+) -> rows.Admission:
+    """Admission, then (for the queue) the publish, in one ORM hop: the row committed first,
+    so a worker never gets an id it cannot find."""
+    admission = admit(**kwargs)
+    if publish_to is not None and admission.task is not None:
+        queue.publish_run(publish_to, admission.task.id)
+    return admission
+
+
+def _seconds_until(deadline: datetime | None) -> float | None:
+    if deadline is None:
+        return None
+    return max((deadline - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+def _invocation_id(task: Task) -> str:
+    """Stable across the attempts of one turn (the n-th user message of the task), so a resumed
+    run finds what earlier attempts stored in the session under it."""
+    turn = sum(1 for m in task.history if m.role == "user")
+    return f"{task.id}.{turn}"
+
+
+def _snapshot(
+    task: Task, invocation_id: str, phase: str, event: SessionEvent | None
+) -> dict[str, Any]:
+    snapshot: dict[str, Any] = {
+        "invocation_id": invocation_id,
+        "session_id": task.context_id,
+        "agent": task.agent,
+        "phase": phase,
+    }
+    if event is not None:
+        snapshot["event_id"] = event.id
+        snapshot["event_sequence"] = event.sequence
+    return snapshot
+
+
+def _checkpoint_of(task: Task, event: SessionEvent) -> tuple[str, dict[str, Any]] | None:
+    """A model turn that called tools, or a round of tool results, is a checkpoint (SPEC 8,
+    strategy `event`); the user's message and the answer are not (the answer's rides along
+    with the final row update)."""
+    calls = [p.call_id for p in event.parts if isinstance(p, ToolCallPart)]
+    results = [p.call_id for p in event.parts if isinstance(p, ToolResultPart)]
+    if calls:
+        snapshot = _snapshot(task, event.invocation_id, "llm_turn", event)
+        snapshot["pending_tool_calls"] = calls
+        return "llm_turn", snapshot
+    if results:
+        snapshot = _snapshot(task, event.invocation_id, "tool_result", event)
+        snapshot["completed_tool_calls"] = results
+        return "tool_result", snapshot
+    return None
+
+
+def _resume_point(task: Task, checkpoint: rows.StoredCheckpoint) -> str:
+    """The invocation a retry continues, from the task's last checkpoint. A checkpoint that
+    does not describe this task's run is corrupt: resuming from it could replay or skip work."""
+    snapshot = checkpoint.snapshot
+    problem = None
+    if not isinstance(snapshot, dict):
+        problem = "snapshot is not an object"
+    elif not isinstance(snapshot.get("invocation_id"), str) or not str(
+        snapshot["invocation_id"]
+    ).startswith(f"{task.id}."):
+        problem = "invocation_id missing or not of this task"
+    elif snapshot.get("session_id") != task.context_id:
+        problem = "session_id does not match the task's context"
+    elif snapshot.get("agent") != task.agent:
+        problem = "agent does not match the task's agent"
+    if problem is not None:
+        raise CorruptCheckpoint(f"corrupt checkpoint #{checkpoint.sequence}: {problem}")
+    return str(snapshot["invocation_id"])
 
 
 def _include_thinking(task: Task) -> bool:

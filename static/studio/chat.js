@@ -1,8 +1,14 @@
 /* Hector Studio chat: one websocket, A2A stream events in, answer and trace drawn as they arrive.
  *
  * Frames (apps/studio/consumers.py): {type:"a2a", payload:<A2A v0.3 stream event>} while a turn
- * runs, {type:"trace", turns:[...]} when it is over (the stored record: authors, LLM usage), and
- * {type:"error", message}. A reopened session (?session=<id>) is drawn from its stored turns. */
+ * runs, {type:"trace", turns, waiting, todos} when it is over (the stored record: authors, LLM
+ * usage; what a paused task asks; the session's todo list), and {type:"error", message}. A
+ * reopened session (?session=<id>) is drawn from its stored turns.
+ *
+ * A task paused in input-required is answered on the same task (SPEC 8): an approval request
+ * gets an Approve/Deny widget whose click sends {approval_id, decision, reason?} as a data part;
+ * a plain question is answered by the next message. Either way the answer continues the paused
+ * turn: a new agent bubble, and the same trace group, where the tool call gets its result. */
 (function () {
   "use strict";
 
@@ -23,7 +29,12 @@
   const BAD_STATES = ["failed", "rejected", "canceled"];
   const WAITING_STATES = ["input-required", "auth-required"];
 
-  const state = { socket: null, contextId: null, taskId: null, turn: null, failures: 0, turns: 0 };
+  const todoPanel = $("todos");
+  const todoList = $("todo-list");
+  const PLACEHOLDER = prompt.placeholder;
+
+  // `waiting`: what the last turn's task asks ({task_id, state, text, requests, turn}), or null.
+  const state = { socket: null, contextId: null, taskId: null, turn: null, waiting: null, failures: 0, turns: 0 };
 
   // --- page pieces -------------------------------------------------------------------------
 
@@ -89,11 +100,14 @@
     const answer = bubble("agent", agent);
     answer.node.classList.add("streaming");
     return {
+      agent,
       answer: "",
       view: answer,
       items: [],
       views: new Map(),
       calls: new Map(),
+      base: 0,
+      resuming: [],
       thinking: null,
       error: null,
       done: false,
@@ -102,10 +116,32 @@
     };
   }
 
+  /* The next turn of a paused task: a new answer bubble, the paused turn's trace group. Items up
+   * to `base` are the paused turn's; the stored trace of this turn is merged after them, results
+   * of the waiting calls into the calls themselves. */
+  function continueTurn(paused, userText, note, resuming) {
+    if (userText) bubble("user", "You").body.textContent = userText;
+    const answer = bubble("agent", paused.agent);
+    answer.node.classList.add("streaming");
+    const turn = Object.assign({}, paused, {
+      answer: "",
+      view: answer,
+      thinking: null,
+      error: null,
+      done: false,
+      renderPending: false,
+      resuming,
+    });
+    addItem(turn, { kind: "resume", text: note });
+    turn.base = turn.items.length;
+    return turn;
+  }
+
   // --- drawing a turn ----------------------------------------------------------------------
 
   function addItem(turn, item) {
     turn.items.push(item);
+    if (item.kind === "tool_call" && item.call_id) turn.calls.set(item.call_id, item);
     const view = T.render(item);
     turn.views.set(item, view);
     turn.traceItems.append(view);
@@ -118,13 +154,32 @@
     if (view) turn.views.set(item, T.update(view, item));
   }
 
+  /* Swap the live items after `base` for the stored ones. A stored result whose call is one
+   * of the earlier items (a call that waited for approval) completes that item instead. */
   function replaceItems(turn, items) {
-    turn.traceItems.replaceChildren();
-    turn.items = [];
-    turn.views = new Map();
+    for (const item of turn.items.splice(turn.base)) {
+      const view = turn.views.get(item);
+      if (view) view.remove();
+      turn.views.delete(item);
+    }
     turn.calls = new Map();
+    for (const item of turn.items) if (item.kind === "tool_call") turn.calls.set(item.call_id, item);
     turn.thinking = null;
-    for (const item of items) addItem(turn, item);
+    for (const item of items) {
+      const earlier = item.kind === "tool_call" && item.done ? turn.calls.get(item.call_id) : null;
+      if (earlier) {
+        Object.assign(earlier, {
+          result: item.result,
+          is_error: item.is_error,
+          done: true,
+          waiting: false,
+          duration_ms: item.duration_ms ?? earlier.duration_ms,
+        });
+        redraw(turn, earlier);
+      } else {
+        addItem(turn, item);
+      }
+    }
   }
 
   function drawAnswer(turn) {
@@ -156,6 +211,130 @@
     drawAnswer(turn);
     setBusy(false);
     prompt.focus();
+  }
+
+  // --- a paused task: approvals and questions ------------------------------------------------
+
+  function setWaiting(waiting) {
+    state.waiting = waiting;
+    if (!waiting) prompt.placeholder = PLACEHOLDER;
+    else if (waiting.requests.length) {
+      prompt.placeholder = "Approve or deny above — or type approve / deny (a reason may follow)";
+    } else {
+      prompt.placeholder = "Answer the agent — your reply continues the same task";
+    }
+  }
+
+  /* The task of `turn` waits: mark its unanswered calls, and draw a widget per approval
+   * request, or highlight the question the next message answers. */
+  function showWaiting(turn, waiting) {
+    setWaiting(Object.assign({}, waiting, { turn }));
+    if (!waiting.requests.length) {
+      turn.answer = waiting.text || `The agent is waiting (${waiting.state}).`;
+      turn.view.node.classList.add("question");
+      turn.view.node.querySelector(".bubble-who").textContent = `${turn.agent} asks`;
+      drawAnswer(turn);
+      return;
+    }
+    for (const request of waiting.requests) {
+      const item = callOf(turn, request);
+      if (item) {
+        Object.assign(item, { waiting: true, decided: null });
+        redraw(turn, item);
+      }
+    }
+    turn.view.node.classList.add("waiting");
+    const box = T.el("div", { className: "approvals" });
+    for (const request of waiting.requests) box.append(approvalWidget(turn, request));
+    turn.view.node.append(box);
+    conversation.scrollTop = conversation.scrollHeight;
+  }
+
+  function stableJson(value) {
+    if (Array.isArray(value)) return `[${value.map(stableJson).join(",")}]`;
+    if (value && typeof value === "object") {
+      return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${stableJson(value[k])}`).join(",")}}`;
+    }
+    return JSON.stringify(value);
+  }
+
+  /* The trace item of the call an approval request is about. Requests carry no call id, so the
+   * unanswered call with the same tool and arguments (key order aside: stored JSON reorders). */
+  function callOf(turn, request) {
+    const args = stableJson(request.arguments || {});
+    return turn.items.find(
+      (item) => item.kind === "tool_call" && !item.done && item.name === request.tool_name && stableJson(item.arguments || {}) === args,
+    );
+  }
+
+  function approvalWidget(turn, request) {
+    const reason = T.el("input", {
+      type: "text",
+      className: "approval-reason",
+      placeholder: "Reason (optional)",
+      "aria-label": `Reason for the decision on ${request.tool_name}`,
+      maxlength: "500",
+    });
+    const approve = T.el("button", { type: "button", className: "approve", text: "Approve" });
+    const deny = T.el("button", { type: "button", className: "deny danger", text: "Deny" });
+    const widget = T.el("form", { className: "approval", "data-approval-id": request.approval_id }, [
+      T.el("div", { className: "approval-head" }, [
+        T.el("span", { className: "badge warn", text: "Approval needed" }),
+        T.el("code", { className: "tool-name", text: request.tool_name }),
+      ]),
+      T.el("p", { className: "approval-prompt", text: request.prompt || "" }),
+      T.el("pre", { className: "args", text: T.json(request.arguments || {}) }),
+      T.el("div", { className: "approval-actions" }, [reason, approve, deny]),
+    ]);
+    approve.addEventListener("click", () => decide(turn, request, widget, "approve"));
+    deny.addEventListener("click", () => decide(turn, request, widget, "deny"));
+    widget.addEventListener("submit", (event) => event.preventDefault()); // Enter in the reason
+    return widget;
+  }
+
+  function settle(widget, text, kind) {
+    const actions = widget.querySelector(".approval-actions");
+    if (actions) actions.replaceWith(T.el("p", { className: `approval-outcome ${kind}`, text }));
+    widget.querySelector(".badge").textContent = "Approval request";
+    widget.classList.add("settled");
+  }
+
+  /* The paused turn is answered: its widgets become a record of what was decided. One that
+   * this answer did not decide is asked again by the continuation, with a new widget. */
+  function settleWaiting(decided) {
+    const paused = state.waiting.turn;
+    for (const widget of paused.view.node.querySelectorAll(".approval:not(.settled)")) {
+      if (decided && widget.dataset.approvalId === decided.id) settle(widget, decided.text, decided.kind);
+      else settle(widget, decided ? "Not decided yet" : "Answered by your message", "open");
+    }
+    paused.view.node.classList.remove("waiting");
+    paused.view.node.classList.add("answered");
+    setWaiting(null);
+    return paused;
+  }
+
+  function decide(turn, request, widget, decision) {
+    if (state.waiting === null || state.waiting.turn !== turn || !socketOpen()) return;
+    const reason = widget.querySelector(".approval-reason").value.trim();
+    const data = { approval_id: request.approval_id, decision };
+    if (reason) data.reason = reason;
+    const verb = decision === "approve" ? "Approved" : "Denied";
+    const taskId = state.waiting.task_id;
+    settleWaiting({
+      id: request.approval_id,
+      kind: decision === "approve" ? "approved" : "denied",
+      text: `${decision === "approve" ? "✓" : "✕"} ${verb}${reason ? `: ${reason}` : ""}`,
+    });
+    const call = callOf(turn, request);
+    if (call) {
+      Object.assign(call, { waiting: false, decided: decision === "approve" ? "approved" : "denied" });
+      redraw(turn, call);
+    }
+    const note = `${verb} ${request.tool_name}${reason ? `: ${reason}` : ""}`;
+    // Approved calls run once nothing of their round waits any more: time them from then.
+    const approved = turn.items.filter((item) => item.kind === "tool_call" && !item.done && item.decided === "approved");
+    state.turn = continueTurn(turn, null, note, approved);
+    sendFrame({ agent: turn.agent, data, task_id: taskId });
   }
 
   // --- A2A events --------------------------------------------------------------------------
@@ -194,11 +373,15 @@
           result: data.content,
           is_error: !!data.is_error,
           done: true,
+          waiting: false,
           duration_ms: item.startedAt ? Math.max(0, at - item.startedAt) : null,
         });
         redraw(turn, item);
+        if (data.name === "todo_write" && !data.is_error) showTodosOf(data.content);
         return;
       }
+      case "approval_request": // drawn as a widget once the turn is over (showWaiting)
+        return;
       case "status":
         addItem(turn, { kind: "status", state: data.state || "status", message: data.message || "" });
         return;
@@ -207,8 +390,20 @@
     }
   }
 
+  /* The calls a decision let through run now: they time from the continuation's start, not
+   * from when the model asked (the wait for a person is not the tool's). */
+  function resumeCalls(turn, timestamp) {
+    const at = Date.parse(timestamp) || null;
+    for (const item of turn.resuming) {
+      Object.assign(item, { waiting: false, startedAt: at });
+      redraw(turn, item);
+    }
+    turn.resuming = [];
+  }
+
   function onStatus(turn, event) {
     const status = event.status || {};
+    if (turn.resuming.length) resumeCalls(turn, status.timestamp);
     const parts = (status.message && status.message.parts) || [];
     for (const part of parts) {
       if (part.kind === "data" && part.data && part.data.hector_type) onDataPart(turn, part.data, status.timestamp);
@@ -216,9 +411,6 @@
     const text = textOf(parts);
     if (BAD_STATES.includes(status.state)) {
       fail(turn, text ? `Task ${status.state}: ${text}` : `Task ${status.state}.`);
-    } else if (WAITING_STATES.includes(status.state)) {
-      turn.answer = text || `The agent is waiting (${status.state}).`;
-      drawAnswer(turn);
     }
     if (event.final) finish(turn, status.state);
   }
@@ -259,7 +451,9 @@
       }
       if (last.error && !turn.error) fail(turn, last.error);
     }
-    finish(turn, "completed");
+    showTodos(frame.todos);
+    if (frame.waiting) showWaiting(turn, frame.waiting);
+    finish(turn, frame.state || "completed");
   }
 
   function onError(frame) {
@@ -308,18 +502,68 @@
     };
   }
 
+  function socketOpen() {
+    if (state.socket && state.socket.readyState === WebSocket.OPEN) return true;
+    showNotice("Not connected yet; try again in a moment.", "bad connection");
+    return false;
+  }
+
+  /* One turn: {agent, text?, data?, task_id?} on the current session. */
+  function sendFrame(fields) {
+    showNotice("");
+    setBusy(true);
+    state.socket.send(JSON.stringify(Object.assign({ type: "send", app: cfg.app, context_id: state.contextId }, fields)));
+  }
+
   function send(text) {
-    const socket = state.socket;
-    if (!socket || socket.readyState !== WebSocket.OPEN) {
-      showNotice("Not connected yet; try again in a moment.", "bad connection");
+    if (!socketOpen()) return;
+    const waiting = state.waiting;
+    if (waiting) {
+      // The paused task takes this message: an answer to its question, or a typed decision.
+      const short = text.length > 40 ? text.slice(0, 37) + "…" : text;
+      const paused = settleWaiting(null);
+      // A typed "approve" or "deny" decides every waiting call: they all start from here.
+      const resuming = paused.items.filter((item) => item.kind === "tool_call" && item.waiting);
+      state.turn = continueTurn(paused, text, `Replied: ${short}`, resuming);
+      sendFrame({ agent: waiting.turn.agent, text, task_id: waiting.task_id });
       return;
     }
-    showNotice("");
     state.turn = newTurn(text, agentSelect.value);
-    setBusy(true);
-    socket.send(
-      JSON.stringify({ type: "send", app: cfg.app, agent: agentSelect.value, text, context_id: state.contextId }),
+    sendFrame({ agent: agentSelect.value, text });
+  }
+
+  // --- todo list -----------------------------------------------------------------------------
+
+  const TODO_MARKS = { pending: "○", in_progress: "◐", completed: "✓", canceled: "✕" };
+
+  /* The session's todos (state key `todos`, written by the todotool); none hides the panel. */
+  function showTodos(todos) {
+    const items = Array.isArray(todos) ? todos : [];
+    todoPanel.hidden = !items.length;
+    const done = items.filter((t) => t.status === "completed").length;
+    $("todo-count").textContent = items.length ? `${done} of ${items.length} done` : "";
+    todoList.replaceChildren(
+      ...items.map((todo) =>
+        T.el("li", { className: `todo ${todo.status || "pending"}`, "data-id": todo.id }, [
+          T.el("span", { className: "todo-mark", "aria-hidden": "true", text: TODO_MARKS[todo.status] || "○" }),
+          T.el("span", { className: "todo-content", text: todo.content }),
+          T.el("span", { className: "todo-status", text: (todo.status || "pending").replace("_", " ") }),
+        ]),
+      ),
     );
+  }
+
+  /* A todo_write result while the turn runs: {summary, todos}, possibly as JSON text. */
+  function showTodosOf(content) {
+    let value = content;
+    if (typeof value === "string") {
+      try {
+        value = JSON.parse(value);
+      } catch (error) {
+        return;
+      }
+    }
+    if (value && Array.isArray(value.todos)) showTodos(value.todos);
   }
 
   // --- reopening a session -----------------------------------------------------------------
@@ -336,14 +580,19 @@
     }
     const session = body.session;
     if ([...agentSelect.options].some((o) => o.value === session.agent)) agentSelect.value = session.agent;
-    for (const stored of body.turns) {
+    const own = session.user_id === cfg.user;
+    body.turns.forEach((stored, index) => {
       const turn = newTurn(stored.user || "(no text)", stored.author || session.agent);
+      turn.agent = session.agent;
       replaceItems(turn, stored.items);
       turn.answer = stored.answer;
       if (stored.error) fail(turn, stored.error);
-      finish(turn, stored.status);
-    }
-    if (session.user_id === cfg.user) {
+      const waiting = own && index === body.turns.length - 1 ? body.waiting : null;
+      if (waiting) showWaiting(turn, waiting);
+      finish(turn, waiting ? waiting.state : stored.status);
+    });
+    showTodos(body.todos);
+    if (own) {
       setContext(session.id);
     } else {
       showNotice(
@@ -359,6 +608,8 @@
   function reset() {
     state.turn = null;
     state.turns = 0;
+    setWaiting(null);
+    showTodos(null);
     conversation.replaceChildren();
     traceBox.replaceChildren(T.el("p", { className: "muted", text: "Each turn's trace appears here." }));
     showNotice("");

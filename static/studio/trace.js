@@ -53,6 +53,18 @@
     }
   }
 
+  // A tool call whose arguments and result print longer than this starts collapsed, so one big
+  // payload does not push the rest of the trace out of sight (the session page uses the same
+  // limits: apps/studio/templatetags/studio.py). Unfinished and failed calls always start open.
+  const OPEN_TOOL_CHARS = 600;
+  const OPEN_TOOL_LINES = 16;
+
+  function opensByDefault(item) {
+    if (!item.done || item.is_error) return true;
+    const text = (json(item.arguments || {}) || "") + "\n" + (json(item.result) || "");
+    return text.length <= OPEN_TOOL_CHARS && text.split("\n").length <= OPEN_TOOL_LINES;
+  }
+
   function author(item) {
     return item.author ? el("span", { className: "author", text: item.author }) : null;
   }
@@ -90,18 +102,30 @@
       ]);
     },
     tool_call(item) {
-      const state = !item.done ? "running" : item.is_error ? "error" : "ok";
+      // waiting: the call asks for approval; decided: approved or denied, and the task waits for
+      // the decisions on other calls of the same round before any of them runs.
+      const state = item.waiting
+        ? "waiting"
+        : !item.done && item.decided
+          ? "decided"
+          : !item.done
+            ? "running"
+            : item.is_error
+              ? "error"
+              : "ok";
+      const label = { waiting: "awaiting approval", decided: item.decided, running: "running…" }[state] || state;
       const body = [el("h4", { text: "Arguments" }), el("pre", { className: "args", text: json(item.arguments || {}) })];
       if (item.done) {
         body.push(el("h4", { text: item.is_error ? "Error" : "Result" }));
         body.push(el("pre", { className: item.is_error ? "result error-text" : "result", text: json(item.result) }));
       }
-      return el("details", { className: `trace-item tool ${state}`, "data-call-id": item.call_id, open: true }, [
+      const open = opensByDefault(item);
+      return el("details", { className: `trace-item tool ${state}`, "data-call-id": item.call_id, open }, [
         el("summary", {}, [
           el("span", { className: "icon", "aria-hidden": "true", text: "⚙" }),
           el("span", { className: "label tool-name", text: item.name }),
           author(item),
-          el("span", { className: `state ${state}`, text: state === "running" ? "running…" : state }),
+          el("span", { className: `state ${state}`, text: label }),
           meta(duration(item.duration_ms)),
         ]),
         el("div", { className: "tool-body" }, body),
@@ -114,6 +138,13 @@
         el("span", { className: "label", text: item.state || "status" }),
         author(item),
         el("span", { className: "quote", text: item.message || "" }),
+      ]);
+    },
+    resume(item) {
+      // a paused task answered: an approval decided, or the question replied to
+      return el("div", { className: "trace-item resume" }, [
+        el("span", { className: "icon", "aria-hidden": "true", text: "↳" }),
+        el("span", { className: "label", text: item.text }),
       ]);
     },
     transfer(item) {

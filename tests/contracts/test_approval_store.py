@@ -116,6 +116,7 @@ def test_current_state_without_deadline_stays_pending() -> None:
     assert approval.request_data() == {
         "hector_type": "approval_request",
         "approval_id": approval.id,
+        "call_id": "c1",
         "tool_name": "bash",
         "arguments": {"command": "ls"},
         "prompt": "Run ls?",

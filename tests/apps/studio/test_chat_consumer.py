@@ -3,14 +3,11 @@ its text and tool calls, and the finished turn's trace names authors and duratio
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
-from channels.testing import WebsocketCommunicator
 
 from apps.tasks.runtime import override_runtime
 from apps.tenancy.models import App
+from tests.apps.studio.conftest import TIMEOUT_S, a2a, data_parts, frames_until_trace, socket
 from tests.fakes.script import Failure, Reply, ScriptedToolCall
 from tests.fakes.scripted_llm import ScriptedLLM
 from tools.base import tool
@@ -18,65 +15,11 @@ from tools.base import tool
 # Committed apps and users, like a running server: the consumer's ORM hops run on other threads.
 pytestmark = pytest.mark.django_db(transaction=False)
 
-PATH = "/ws/studio/chat"
-TIMEOUT_S = 10
-
 
 @tool
 def lookup(topic: str) -> str:
     """Look a topic up."""
     return f"facts about {topic}"
-
-
-@pytest.fixture(scope="module")
-def cookie(django_db_setup: None, django_db_blocker: Any) -> Iterator[str]:
-    """A Studio session cookie for a committed staff user (the socket loads it on its thread)."""
-    from django.contrib.auth import get_user_model
-    from django.test import Client
-
-    with django_db_blocker.unblock():
-        user, _ = get_user_model().objects.get_or_create(
-            username="studio-ws", defaults={"is_staff": True, "is_superuser": True}
-        )
-        client = Client()
-        client.force_login(user)
-    yield client.cookies["hector_studio"].value
-    with django_db_blocker.unblock():
-        user.delete()
-
-
-def headers(cookie: str | None, origin: str = "http://testserver") -> list[tuple[bytes, bytes]]:
-    pairs = [(b"host", b"testserver"), (b"origin", origin.encode())]
-    if cookie is not None:
-        pairs.append((b"cookie", f"hector_studio={cookie}".encode()))
-    return pairs
-
-
-def socket(cookie: str | None, **kwargs: Any) -> WebsocketCommunicator:
-    from hector_site.asgi import application
-
-    return WebsocketCommunicator(application, PATH, headers=headers(cookie, **kwargs))
-
-
-async def frames_until_trace(communicator: WebsocketCommunicator) -> list[dict[str, Any]]:
-    frames: list[dict[str, Any]] = []
-    while not frames or frames[-1]["type"] not in ("trace", "error"):
-        frames.append(await communicator.receive_json_from(timeout=TIMEOUT_S))
-    return frames
-
-
-def a2a(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [frame["payload"] for frame in frames if frame["type"] == "a2a"]
-
-
-def data_parts(events: list[dict[str, Any]], hector_type: str) -> list[dict[str, Any]]:
-    return [
-        part["data"]
-        for event in events
-        if event.get("kind") == "status-update" and event["status"].get("message")
-        for part in event["status"]["message"]["parts"]
-        if part.get("kind") == "data" and part["data"].get("hector_type") == hector_type
-    ]
 
 
 async def test_socket_without_a_studio_session_is_refused() -> None:
@@ -141,6 +84,7 @@ async def test_chat_streams_text_and_tool_call_then_sends_the_trace(
     trace = frames[-1]
     assert trace["type"] == "trace"
     assert trace["context_id"] == events[0]["contextId"]
+    assert (trace["state"], trace["waiting"], trace["todos"]) == ("completed", None, None)
     [turn] = trace["turns"]
     assert turn["user"] == "otters?"
     assert turn["answer"] == "Otters hold hands."

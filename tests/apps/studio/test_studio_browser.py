@@ -2,9 +2,10 @@
 `hector serve` and a fake OpenAI server speaking the Responses wire protocol.
 
 One operator's session, in order: unlock, create an app, add an LLM provider (a bad value first),
-add an agent, chat (streamed text, a tool call in the trace), break the config and fix it, roll
-back, look at the flow view, the sessions and the admin. Each page is saved as a screenshot under
-test-output/screenshots/ for a person to look at.
+add a shell tool (asks for approval) and a todo list, add an agent using them, chat (a todo list
+in the side panel, a shell call waiting for approval, Approve, the result and the streamed answer),
+break the config and fix it, roll back, look at the flow view, the sessions and the admin. Each
+page is saved as a screenshot under test-output/screenshots/ for a person to look at.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-output" / "screenshots"
 APP_ID = "browser-demo"
 ANSWER = "It is sunny in Oslo today."
+FORECAST = "echo sunny in Oslo"
 
 pytestmark = [
     pytest.mark.browser,
@@ -34,13 +36,25 @@ pytestmark = [
 ]
 
 
+def plan(*statuses: str) -> dict[str, Any]:
+    """A todo_write call's arguments: the two steps of the weather report, in these states."""
+    steps = ["Ask the shell for the Oslo forecast", "Report the weather"]
+    todos = [
+        {"id": str(n), "content": step, "status": status}
+        for n, (step, status) in enumerate(zip(steps, statuses, strict=True), start=1)
+    ]
+    return {"todos": todos, "overwrite": True}
+
+
 @pytest.fixture(scope="module")
 def llm() -> Iterator[Fake]:
     script = Script.of(
         Reply(
-            thinking="The user wants the weather; I should call get_weather.",
-            tool_calls=[ScriptedToolCall("get_weather", {"city": "Oslo"}, "call_weather")],
+            thinking="The user wants the weather; I will plan, then ask the shell.",
+            tool_calls=[ScriptedToolCall("todo_write", plan("in_progress", "pending"), "plan")],
         ),
+        Reply(tool_calls=[ScriptedToolCall("execute_command", {"command": FORECAST}, "shell")]),
+        Reply(tool_calls=[ScriptedToolCall("todo_write", plan("completed", "completed"), "done")]),
         Reply(text=["It is ", "sunny ", "in Oslo ", "today."], chunk_delay_s=0.15),
     )
     server = Fake(script)
@@ -144,6 +158,23 @@ def test_add_a_provider_a_bad_value_names_its_field(
     expect(page.locator(".message.success")).to_contain_text('Saved LLM provider "fake"')
 
 
+def test_add_a_gated_shell_and_a_todo_list(page: Any, server: LiveServer) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(server.url + "/studio/resources/tools/new/")
+    page.fill("#id_name", "shell")
+    page.select_option("#id_type", "command")
+    page.fill("#id_allowed_commands", "echo")
+    page.click(".entry-form button[type=submit]")
+    expect(page.locator(".message.success")).to_contain_text('Saved tool "shell"')
+
+    page.goto(server.url + "/studio/resources/tools/new/")
+    page.fill("#id_name", "todos")
+    page.select_option("#id_type", "todotool")
+    page.click(".entry-form button[type=submit]")
+    expect(page.locator(".message.success")).to_contain_text('Saved tool "todos"')
+
+
 def test_add_an_agent(page: Any, server: LiveServer) -> None:
     from playwright.sync_api import expect
 
@@ -152,11 +183,15 @@ def test_add_an_agent(page: Any, server: LiveServer) -> None:
     page.select_option("#id_llm", "fake")
     page.fill("#id_description", "Reports the weather.")
     page.fill("#id_instruction", "You report the weather. Use tools when you need facts.")
+    page.check("input[name=tools][value=shell]")
+    page.check("input[name=tools][value=todos]")
     page.click(".entry-form button[type=submit]")
     expect(page.locator(".message.success")).to_contain_text('Saved agent "weather"')
 
 
-def test_chat_streams_the_answer_and_traces_the_tool_call(page: Any, server: LiveServer) -> None:
+def test_chat_plans_and_asks_for_approval_before_running_the_shell(
+    page: Any, server: LiveServer
+) -> None:
     from playwright.sync_api import expect
 
     page.goto(server.url + "/studio/?agent=weather")
@@ -164,9 +199,38 @@ def test_chat_streams_the_answer_and_traces_the_tool_call(page: Any, server: Liv
     page.fill("#prompt", "What is the weather in Oslo?")
     page.keyboard.press("Enter")
 
+    widget = page.locator(".approval")
+    expect(widget).to_have_count(1)
+    expect(widget.locator(".tool-name")).to_have_text("execute_command")
+    expect(widget.locator(".args")).to_contain_text(f'"command": "{FORECAST}"')
+    expect(widget.locator(".approval-prompt")).not_to_be_empty()
+    expect(page.locator(".bubble.streaming")).to_have_count(0)
+
+    todos = page.locator("#todos .todo")
+    expect(todos).to_have_count(2)
+    expect(todos.first).to_have_class(re.compile(r"\bin_progress\b"))
+    expect(page.locator("#todo-count")).to_have_text("0 of 2 done")
+
+    tools = page.locator(".trace-item.tool")
+    expect(tools.locator(".tool-name")).to_have_text(["todo_write", "execute_command"])
+    expect(tools.first.locator(".author")).to_have_text("weather")  # from the stored trace
+    expect(tools.last.locator(".state")).to_have_text("awaiting approval")
+    expect(page.locator(".trace-item.thinking")).to_have_count(1)
+    assert page.locator(".trace-item.thinking").get_attribute("open") is None  # collapsed
+    assert "session=" in page.url
+    shot(page, "04-chat-with-trace")
+
+
+def test_approve_runs_the_shell_and_the_answer_streams_in(page: Any, server: LiveServer) -> None:
+    from playwright.sync_api import expect
+
+    page.locator(".approval .approve").click()
+    expect(page.locator(".approval .approval-outcome")).to_have_text("✓ Approved")
+    expect(page.locator(".trace-item.resume")).to_have_text("↳Approved execute_command")
+
     answer = page.locator(".bubble.agent .bubble-body").last
     seen: set[str] = set()
-    for _ in range(200):  # poll while it streams: the answer must appear in pieces
+    for _ in range(300):  # poll while it streams: the answer must appear in pieces
         text = answer.inner_text().strip()
         if text:
             seen.add(text)
@@ -176,15 +240,17 @@ def test_chat_streams_the_answer_and_traces_the_tool_call(page: Any, server: Liv
     expect(answer).to_have_text(ANSWER)
     assert len(seen) > 1, f"the answer arrived in one piece: {seen}"
 
-    tool = page.locator(".trace-item.tool").first
-    expect(tool.locator(".tool-name")).to_have_text("get_weather")
-    expect(tool.locator(".args")).to_contain_text('"city": "Oslo"')
-    expect(tool.locator(".author")).to_have_text("weather")  # from the stored trace
-    expect(page.locator(".trace-item.llm")).to_have_count(2)
-    expect(page.locator(".trace-item.thinking")).to_have_count(1)
-    assert page.locator(".trace-item.thinking").get_attribute("open") is None  # collapsed
-    assert "session=" in page.url
-    shot(page, "04-chat-with-trace")
+    shell = page.locator('.trace-item.tool[data-call-id="shell"]')
+    expect(shell.locator(".state")).to_have_text("ok")
+    expect(shell.locator(".result")).to_contain_text("sunny in Oslo")
+    expect(page.locator(".trace-item.tool .tool-name")).to_have_text(
+        ["todo_write", "execute_command", "todo_write"]
+    )
+    expect(page.locator(".trace-item.llm")).to_have_count(4)
+    expect(page.locator("#todo-count")).to_have_text("2 of 2 done")
+    expect(page.locator(".trace-turn")).to_have_count(1)  # one task, one trace group
+    expect(page.locator("#prompt")).to_have_attribute("placeholder", re.compile("^Message"))
+    shot(page, "12-approval")
 
     page.set_viewport_size({"width": 430, "height": 900})
     shot(page, "05-chat-narrow")
@@ -211,17 +277,17 @@ def test_config_error_is_shown_at_its_line_then_fixed(page: Any, server: LiveSer
     page.evaluate("text => window.hectorEditor.setValue(text)", fixed)
     page.fill("#comment", "shorter description")
     page.click("#save-config")
-    expect(page.locator(".message.success")).to_contain_text("Saved revision 4")
+    expect(page.locator(".message.success")).to_contain_text("Saved revision 6")
 
 
 def test_diff_and_roll_back(page: Any, server: LiveServer) -> None:
     from playwright.sync_api import expect
 
-    page.goto(server.url + "/studio/config/diff/?from=3&to=4")
+    page.goto(server.url + "/studio/config/diff/?from=5&to=6")
     expect(page.locator("pre.diff .add")).to_contain_text("briefly")
     shot(page, "07-config-diff")
-    page.click("text=Roll back to revision 3")
-    expect(page.locator(".message.success")).to_contain_text("Rolled back to revision 3")
+    page.click("text=Roll back to revision 5")
+    expect(page.locator(".message.success")).to_contain_text("Rolled back to revision 5")
     assert "briefly" not in page.evaluate("window.hectorEditor.getValue()")
 
 
@@ -256,7 +322,9 @@ def test_sessions_and_admin(page: Any, server: LiveServer) -> None:
     page.goto(server.url + "/studio/sessions/")
     expect(page.locator("tbody tr")).to_have_count(1)
     page.click("tbody tr a >> nth=0")
-    expect(page.locator(".trace-item.tool .tool-name")).to_have_text("get_weather")
+    expect(page.locator(".trace-item.tool .tool-name")).to_have_text(
+        ["todo_write", "execute_command", "todo_write"]
+    )
     shot(page, "09-session-timeline")
 
     page.click(".mainnav >> text=Admin")

@@ -295,6 +295,7 @@ async def test_body_is_the_task_in_the_version_that_created_the_config(
     receiver: Receiver, version: Literal["0.3", "1.0"], state: str
 ) -> None:
     from apps.a2a_server import wire
+
     task = make_task()
     await deliver(task, make_config(receiver.url, wire_version=version))
 

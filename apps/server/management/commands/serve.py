@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -82,6 +83,60 @@ def _store_api_key(config_dir: Path, provider: str, api_key: str) -> None:
     env_file.chmod(0o600)
 
 
+QUEUE_STOP_TIMEOUT_S = 10.0
+_CHILD = "import sys; from hector_site.cli import main; sys.exit(main(['hector', '{command}']))"
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: Linux kills it when `serve` dies, even by SIGKILL, so no worker
+    outlives the server that started it (its runs are then recovered like any dead worker's)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def start_queue_processes() -> list[subprocess.Popen[bytes]]:
+    """`hector worker` and `hector beat` as children, on this process's database and data dir
+    (the embedded Postgres is reached by URL; only `serve` owns it)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.DATABASE_URL,
+        "HECTOR_DATA_DIR": str(settings.DATA_DIR),
+        "HECTOR_QUEUE_DISPATCH": "celery",
+    }
+    processes = []
+    for command in ("worker", "beat"):
+        processes.append(
+            subprocess.Popen(_child_argv(command), env=env, preexec_fn=_die_with_parent)
+        )
+    return processes
+
+
+def _child_argv(command: str) -> list[str]:
+    """The children run the program this process runs (`hector`, `manage.py`, `python -m ...`),
+    with `worker` or `beat` in place of `serve` and its arguments: whatever that program sets up
+    before handing over to the CLI applies to them too."""
+    argv = list(getattr(sys, "orig_argv", []))
+    if "serve" in argv[1:]:
+        return [sys.executable, *argv[1 : argv.index("serve", 1)], command]
+    return [sys.executable, "-c", _CHILD.format(command=command)]
+
+
+def stop_queue_processes(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Warm shutdown (running tasks finish, up to the timeout), then kill."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + QUEUE_STOP_TIMEOUT_S
+    for process in processes:
+        try:
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 class Command(BaseCommand):
     help = "Start the Hector server (HTTP + websockets) on the embedded or given Postgres."
     requires_system_checks: list[str] = []
@@ -101,6 +156,7 @@ class Command(BaseCommand):
         auth.ensure_signing_key()
         host, port = flag_value("host") or "0.0.0.0", int(flag_value("port") or 8080)
         self._banner(path, created, loaded, secret, host, port, started)
+        workers = [] if flag_value("no-worker") else start_queue_processes()
         watcher = None
         if not flag_value("no-watch"):
             watcher = ConfigWatcher(path)
@@ -116,6 +172,7 @@ class Command(BaseCommand):
         finally:
             if watcher:
                 watcher.stop()
+            stop_queue_processes(workers)
 
     def _load(self, path: Path) -> LoadedConfig:
         try:
@@ -150,6 +207,12 @@ class Command(BaseCommand):
             f"{len(config.tools)} tool(s)"
         )
         out.write(f"  Metrics       {'/metrics' if settings.HECTOR_METRICS else 'off (--metrics)'}")
+        queue = (
+            "external workers (--no-worker)"
+            if flag_value("no-worker")
+            else f"worker x{settings.HECTOR_QUEUE_WORKERS} + beat (child processes)"
+        )
+        out.write(f"  Queue         {queue}")
         for name in config.agents:
             out.write(f"  Agent         {base}/agents/{name}")
         out.write(f"\n  Studio        {base}/")
