@@ -157,6 +157,10 @@ class Runner:
         self._instruction_files: dict[str, str] = {}
         self._remotes: dict[tuple[str, asyncio.AbstractEventLoop], A2AClient] = {}
 
+    def tool_status(self) -> list[dict[str, Any]]:
+        """Health of the MCP servers this runner connected (SPEC 9.2: shown by /health)."""
+        return self._resolver.status()
+
     async def aclose(self) -> None:
         """Close the LLM and remote-agent clients and the MCP servers this runner started; the
         next run starts fresh ones."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from typing import Any
 
 from django.conf import settings
@@ -11,6 +13,8 @@ from django_prometheus.exports import ExportToDjangoView
 
 from hector_site import __version__
 from hector_site.errors import json_error
+
+logger = logging.getLogger(__name__)
 
 
 def _database_ok() -> bool:
@@ -23,6 +27,26 @@ def _database_ok() -> bool:
     return True
 
 
+def _queue(request: HttpRequest) -> dict[str, int] | None:
+    """The queue counts of the caller's app (SPEC 14); None when they cannot be read."""
+    from apps.tasks.operations import queue_stats
+
+    try:
+        stats = queue_stats(request.tenant)  # type: ignore[attr-defined]
+        (app,) = stats["apps"]
+    except Exception:
+        logger.warning("health: queue counts unavailable", exc_info=True)
+        return None
+    return {key: int(app["queue"][key]) for key in ("pending", "processing", "dead_letter")}
+
+
+def _mcp() -> list[dict[str, Any]]:
+    """MCP servers of the runners this process built. Not imported when no run happened yet:
+    there is nothing to report, and the runtime (LLM SDKs) would swell an idle process."""
+    runtime = sys.modules.get("apps.tasks.runtime")
+    return runtime.mcp_status() if runtime is not None else []
+
+
 def health(request: HttpRequest) -> JsonResponse:
     database_ok = _database_ok()
     body: dict[str, Any] = {
@@ -31,6 +55,15 @@ def health(request: HttpRequest) -> JsonResponse:
         "database": "ok" if database_ok else "unreachable",
         "admin": {"enabled": True},
     }
+    if database_ok:
+        queue = _queue(request)
+        if queue is not None:
+            body["queue"] = queue
+    servers = _mcp()
+    if servers:
+        body["mcp"] = servers
+        if not all(server["healthy"] for server in servers):
+            body["status"] = "degraded"  # still 200: the app runs without those tools
     if settings.HECTOR_AUTH_JWKS_URL:
         body["auth"] = {
             "enabled": True,

@@ -105,6 +105,15 @@ def runner_for(app: App) -> Runner:
     return runner
 
 
+def mcp_status() -> list[dict[str, Any]]:
+    """The MCP servers of every app runner this process built, with the app they serve."""
+    return [
+        {"app": app_id, **server}
+        for app_id, cached in list(_runners.items())
+        for server in cached.runner.tool_status()
+    ]
+
+
 #: Runs that started on a replaced runner keep it until they end; its clients and MCP servers
 #: are closed once they are surely done.
 RETIRE_AFTER_S = 300.0
