@@ -74,6 +74,7 @@ __all__ = [
     "LLMAgent",
     "MaxIterationsExceeded",
     "OutputSchemaError",
+    "approval_pause",
     "build_history",
     "status_event",
     "status_of",
@@ -305,13 +306,7 @@ class LLMAgent:
             elif state != "approved":
                 decided[index] = ToolOutput.error(denial_text(approval))
         if waiting:
-            yield InterruptedEvent(
-                self.name,
-                "input-required",
-                _approval_question(waiting),
-                ctx.session.id,
-                data=tuple(approval.request_data() for approval in waiting),
-            )
+            yield approval_pause(self.name, ctx.session.id, waiting)
             return
         contexts = [
             ToolContext(
@@ -464,10 +459,19 @@ class _InInvocation:
         return await self.tool.call_in(self.ctx, arguments, context, self.emit)
 
 
-def _approval_question(waiting: Sequence[Approval]) -> str:
-    """The status text of a pause: each prompt, and how to answer."""
+def approval_pause(
+    agent: str, session_id: str, waiting: Sequence[Approval], note: str = ""
+) -> InterruptedEvent:
+    """The pause of calls waiting for a person: each prompt as text (after `note`, which says
+    why the caller is asked again), each request as data (SPEC 8)."""
     asks = "\n".join(f"- {approval.prompt} ({approval.tool_name})" for approval in waiting)
-    return f"Approval needed:\n{asks}\nReply approve or deny (a reason may follow)."
+    return InterruptedEvent(
+        agent,
+        "input-required",
+        f"{note}Approval needed:\n{asks}\nReply approve or deny (a reason may follow).",
+        session_id,
+        data=tuple(approval.request_data() for approval in waiting),
+    )
 
 
 @dataclass(slots=True)

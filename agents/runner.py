@@ -51,6 +51,7 @@ from agents.llm_agent import (
     BoundTool,
     InvocationContext,
     LLMAgent,
+    approval_pause,
     status_event,
     status_of,
 )
@@ -295,7 +296,7 @@ class Runner:
                     if decision is not None
                     else "that was not a decision; "
                 )
-                yield _ask_again(awaiting[0].agent, ctx, pending, note)
+                yield approval_pause(awaiting[0].agent, ctx.session.id, pending, note)
                 return
             for approval in targets:
                 # Decided meanwhile (the admin, a webhook): that decision stands.
@@ -308,7 +309,7 @@ class Runner:
                     )
             remaining = [a for a in pending if a not in targets]
             if remaining:
-                yield _ask_again(awaiting[0].agent, ctx, remaining, "")
+                yield approval_pause(awaiting[0].agent, ctx.session.id, remaining)
                 return
         ctx.invocation_id = awaiting[0].invocation_id or ctx.invocation_id
         async with aclosing(_resumed(root, ctx)) as events:
@@ -641,19 +642,6 @@ def _unanswered_calls(events: list[Event]) -> list[ToolCallPart]:
         if event.role == "user" and not answered:
             return []  # a user turn after the last model turn: nothing is waiting
     return []
-
-
-def _ask_again(
-    agent: str, ctx: InvocationContext, pending: list[Approval], note: str
-) -> InterruptedEvent:
-    asks = "\n".join(f"- {a.prompt} ({a.tool_name})" for a in pending)
-    return InterruptedEvent(
-        agent,
-        "input-required",
-        f"{note}Approval needed:\n{asks}\nReply approve or deny (a reason may follow).",
-        ctx.session.id,
-        data=tuple(a.request_data() for a in pending),
-    )
 
 
 def _user_parts(message: UserMessage) -> tuple[Part, ...]:

@@ -1,9 +1,10 @@
 """From an agent's `tools: [...]` to the tools it may call (SPEC 9).
 
 A name in `tools` is a `tools.<name>` entry (a toolset: one tool for `function`, several for a
-built-in type or an MCP server) or a tool registered through the Python API. Built-in toolsets are
-cheap and built per call of `resolve`; MCP toolsets hold a connection (or a child process), so
-each is started once per event loop and kept until `aclose()`. A server that is down leaves its
+built-in type or an MCP server) or a tool registered through the Python API. Built-in toolsets
+are built once per resolver (the config a resolver serves never changes); MCP toolsets hold a
+connection (or a child process), so each is started once per event loop and kept until
+`aclose()`. A server that is down leaves its
 toolset empty with a warning (SPEC 9.2: the app still runs; `status()` shows it), and is tried
 again on the next resolve.
 
@@ -75,6 +76,7 @@ class ToolResolver:
         self.environment = environment
         self.base_dir = base_dir
         self._mcp: dict[tuple[str, asyncio.AbstractEventLoop], Any] = {}
+        self._builtin: dict[str, list[ResolvedTool]] = {}
         self._mcp_lock: asyncio.Lock | None = None
 
     async def resolve(self, agent: str, names: Sequence[str]) -> list[ResolvedTool]:
@@ -114,7 +116,9 @@ class ToolResolver:
         if isinstance(config, FunctionToolConfig):
             return [self._function(agent, name, config)]
         if config.type in BUILTIN_TOOLSET_TYPES:
-            return self._builtins(agent, name, config)
+            if name not in self._builtin:  # schemas and policies are built once, not per run
+                self._builtin[name] = self._builtins(agent, name, config)
+            return self._builtin[name]
         if isinstance(config, MCPToolConfig):
             return await self._mcp_tools(name, config)
         raise ToolUnavailable(
