@@ -55,6 +55,11 @@ _db = parse_database_url(DATABASE_URL)
 _pool_max = int(os.environ.get("HECTOR_DB_POOL_MAX", "20"))
 if _pool_max > 0:
     _db["OPTIONS"]["pool"] = {"min_size": 1, "max_size": _pool_max, "timeout": 30}
+# Threads that run the event loop's ORM hops (apps.tenancy.context), each holding one pooled
+# connection: at most half the pool, so request threads and workers always find one.
+HECTOR_DB_THREADS = int(
+    os.environ.get("HECTOR_DB_THREADS", str(max(1, min(8, _pool_max // 2)) if _pool_max else 8))
+)
 DATABASES = {
     "default": {
         "ENGINE": "django_tenants.postgresql_backend",

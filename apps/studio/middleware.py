@@ -8,8 +8,10 @@ the app. The schema is switched here, once, for the rest of the request; nothing
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
@@ -25,18 +27,42 @@ def is_studio_user(request: HttpRequest) -> bool:
 
 
 class StudioAppMiddleware:
-    """Runs after authentication: only a Studio staff session can pick an app."""
+    """Runs after authentication: only a Studio staff session can pick an app.
+
+    Async-capable, so it does not turn the whole chain above it synchronous: a sync-only
+    middleware here would put every async view (A2A, SSE) behind a thread hop per request."""
 
     sync_capable = True
-    async_capable = False
+    async_capable = True
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path_info.startswith(STUDIO_PREFIX) and is_studio_user(request):
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self._acall(request)
+        if _picks_app(request):
             use_selected_app(request)
         return self.get_response(request)
+
+    async def _acall(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info.startswith(STUDIO_PREFIX):
+            # `request.user` and the session load lazily, by sync ORM calls: one hop for both.
+            await sync_to_async(_use_selected_app_if_studio)(request)
+        response: Awaitable[HttpResponse] = self.get_response(request)
+        return await response
+
+
+def _picks_app(request: HttpRequest) -> bool:
+    return request.path_info.startswith(STUDIO_PREFIX) and is_studio_user(request)
+
+
+def _use_selected_app_if_studio(request: HttpRequest) -> None:
+    if is_studio_user(request):
+        use_selected_app(request)
 
 
 def use_selected_app(request: HttpRequest) -> None:

@@ -194,8 +194,7 @@ def detached_context() -> contextvars.Context:
     gone and a background run's next ORM hop fails with "CurrentThreadExecutor already quit".
     This copy keeps every other context variable (trace context, log fields) but forgets the
     request's threads, so the run's hops go where any code outside a request sends them: the
-    thread of an enclosing `async_to_sync` (a Celery task, a test) or asgiref's process-wide
-    sync thread.
+    thread of an enclosing `async_to_sync` (a Celery task, a test) or the database threads.
     """
     context = contextvars.copy_context()
     context.run(_forget_request_threads)

@@ -2,20 +2,50 @@
 
 django-tenants keeps the schema on the thread's connection and has no async support, so async code
 never relies on whatever schema a thread happens to hold: each hop names its schema.
+
+Where hops run. Inside `async_to_sync` (a Celery task, a management command, a test) a hop goes to
+the calling thread, as asgiref's thread-sensitive mode wants: one connection, one transaction view.
+Everywhere else (the server's event loop: requests, streams, background runs) hops go to a small
+pool of database threads, each keeping its own connection. Not to the request's thread: a blocking
+`message/send` would hold that thread's connection while its run waited for another one, and 20
+concurrent sends drained the connection pool and deadlocked. Not to asgiref's one process-wide sync
+thread either: that serialised every run's statements behind each other.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import functools
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
-from asgiref.sync import sync_to_async
-from django.db import connection
+from asgiref.sync import AsyncToSync, sync_to_async
+from django.conf import settings
+from django.db import DatabaseError, connection
 from django_tenants.utils import schema_context
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def db_threads() -> int:
+    """How many database threads this process runs hops on (each holds one pooled connection)."""
+    return int(getattr(settings, "HECTOR_DB_THREADS", 8))
+
+
+def _db_executor() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        with _executor_lock:
+            if _executor is None:
+                _executor = ThreadPoolExecutor(db_threads(), thread_name_prefix="hector-db")
+    return _executor
 
 
 async def in_schema(schema: str, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -29,7 +59,28 @@ async def in_schema(schema: str, fn: Callable[P, T], *args: P.args, **kwargs: P.
             connection.set_schema(schema)
         return fn(*args, **kwargs)
 
-    return await sync_to_async(call, thread_sensitive=True)()
+    loop = asyncio.get_running_loop()
+    if _under_async_to_sync(loop):
+        return await sync_to_async(call, thread_sensitive=True)()
+    context = contextvars.copy_context()
+    return await loop.run_in_executor(_db_executor(), context.run, _on_db_thread, call)
+
+
+def _under_async_to_sync(loop: asyncio.AbstractEventLoop) -> bool:
+    """This code (or the loop it runs on) was entered from a sync thread by `async_to_sync`."""
+    current = getattr(AsyncToSync.executors, "current", None)
+    return current is not None or loop in AsyncToSync.loop_thread_executors
+
+
+def _on_db_thread(call: Callable[[], T]) -> T:
+    """A database thread keeps its connection between hops; one broken by an error (a restart of
+    Postgres, a killed backend) is dropped so the next hop gets a fresh one from the pool."""
+    try:
+        return call()
+    except DatabaseError:
+        if connection.connection is not None and not connection.is_usable():
+            connection.close()
+        raise
 
 
 def public_schema(fn: Callable[P, T]) -> Callable[P, T]:

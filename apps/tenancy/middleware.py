@@ -6,11 +6,11 @@ secret; a django-tenants Domain matching the host; otherwise `default`.
 
 django-tenants keeps the schema on the thread's connection. Under ASGI each request has its own
 thread-sensitive thread (Django enters an asgiref `ThreadSensitiveContext` per request), which
-serves the sync views and every `sync_to_async` ORM call of that request: the async path resolves
-the app and sets the schema there, in one hop, and leaves the async views on the event loop. The
-thread ends with its request, so nothing needs resetting. Code that queries after the response has
-been handed back (a streaming body) must set the schema itself: see
-`apps.tenancy.context.in_schema`. Apps come from `app_cache`, so resolving one rarely queries.
+serves the sync views of that request: the async path resolves the app and sets the schema there,
+in one hop, hands the connection back to the pool and leaves the async views on the event loop.
+The thread ends with its request, so nothing needs resetting. Async code names its schema on
+every hop (`apps.tenancy.context.in_schema`, run on the database threads). Apps come from
+`app_cache`, so resolving one rarely queries.
 """
 
 from __future__ import annotations
@@ -86,11 +86,22 @@ class TenantMiddleware:
 
     async def _acall(self, request: HttpRequest) -> HttpResponse:
         try:
-            await sync_to_async(_enter_tenant, thread_sensitive=True)(request)
+            await sync_to_async(_enter_tenant_released, thread_sensitive=True)(request)
         except HectorError as error:
             return error_response(error)
         response: HttpResponse = await self.get_response(request)
         return response
+
+
+def _enter_tenant_released(request: HttpRequest) -> None:
+    """`_enter_tenant`, then the connection goes back to the pool: an async view may wait long
+    (a blocking send, a stream) and must not pin one meanwhile. A sync view of this request
+    checks one out again; django-tenants sets the search path on its first cursor."""
+    try:
+        _enter_tenant(request)
+    finally:
+        if connection.connection is not None and not connection.in_atomic_block:
+            connection.close()
 
 
 def _enter_tenant(request: HttpRequest) -> None:

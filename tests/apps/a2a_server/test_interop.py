@@ -452,3 +452,23 @@ async def test_more_open_streams_than_database_connections(server: Server) -> No
         async with asyncio.timeout(60):
             states = await asyncio.gather(*(one(http, i) for i in range(streams)))
     assert states == ["completed"] * streams
+
+
+async def test_more_blocking_sends_than_database_connections(server: Server) -> None:
+    """A blocking send used to keep its request's pool connection while its run waited for
+    another one: 20 concurrent sends drained the pool (20 per process) and none finished."""
+    sends = 40
+    server.script.extend([Reply(text=["a", "b"], chunk_delay_s=0.2)] * sends)
+
+    async def one(http: httpx.AsyncClient, index: int) -> str:
+        request = {"jsonrpc": "2.0", "id": index, "method": "message/send"}
+        request["params"] = {"message": raw_message()}
+        response = await http.post(server.agent_url, json=request)
+        assert response.status_code == 200, response.text
+        return str(response.json()["result"]["status"]["state"])
+
+    limits = httpx.Limits(max_connections=sends + 5)
+    async with httpx.AsyncClient(timeout=TIMEOUT_S, limits=limits) as http:
+        async with asyncio.timeout(60):
+            states = await asyncio.gather(*(one(http, i) for i in range(sends)))
+    assert states == ["completed"] * sends

@@ -202,7 +202,11 @@ def celery_publisher(data_dir: Path, broker_url: str | None) -> Iterator[Any]:
     else:
         folder = data_dir / "queue" / "messages"
         folder.mkdir(parents=True, exist_ok=True)
-        options = {"data_folder_in": str(folder), "data_folder_out": str(folder)}
+        options = {
+            "data_folder_in": str(folder),
+            "data_folder_out": str(folder),
+            "control_folder": str(data_dir / "queue" / "control"),  # else ./control
+        }
         app = Celery(
             "hector-test", broker="filesystem://localhost//", broker_transport_options=options
         )

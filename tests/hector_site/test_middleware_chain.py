@@ -1,0 +1,21 @@
+"""The ASGI middleware chain stays async from top to bottom.
+
+One sync-only middleware anywhere turns every middleware above it synchronous, so each async view
+(A2A JSON-RPC, SSE streams) would run behind a thread and an `async_to_sync` hop per request:
+slower, and the request's thread keeps its database connection while the view waits.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.core.handlers.asgi import ASGIHandler
+from django.test import override_settings
+
+
+def test_no_middleware_adapts_the_async_handler_to_sync(caplog: pytest.LogCaptureFixture) -> None:
+    with override_settings(DEBUG=True), caplog.at_level(logging.DEBUG, "django.request"):
+        ASGIHandler()  # builds the chain; DEBUG logs every sync/async adaptation it makes
+    adapted = [r.getMessage() for r in caplog.records if "adapted" in r.getMessage()]
+    assert adapted == []
