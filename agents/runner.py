@@ -511,21 +511,12 @@ class Runner:
     # --- sessions ------------------------------------------------------------------------
 
     async def _open_session(self, agent: str, user_id: str, session_id: str | None) -> Session:
-        if session_id is not None:
-            session = await self.sessions.get(session_id)
-            if session is not None:
-                if session.user_id != user_id:
-                    raise SessionForbidden(f'session "{session_id}" not found')
-                return session
-        try:
-            return await self.sessions.create(user_id=user_id, agent=agent, session_id=session_id)
-        except ValueError:
-            # Created concurrently by another run of the same client: use that one.
-            assert session_id is not None
-            session = await self.sessions.get(session_id, user_id=user_id)
-            if session is None:
-                raise SessionForbidden(f'session "{session_id}" not found') from None
-            return session
+        if session_id is None:
+            return await self.sessions.create(user_id=user_id, agent=agent)
+        session = await self.sessions.open(session_id, user_id=user_id, agent=agent)
+        if session.user_id != user_id:
+            raise SessionForbidden(f'session "{session_id}" not found')
+        return session
 
     async def _record_status(
         self, ctx: InvocationContext, agent: str, state: str, message: str

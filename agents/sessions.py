@@ -121,6 +121,10 @@ class SessionService(Protocol):
     async def get(self, session_id: str, *, user_id: str | None = None) -> Session | None:
         """The session with its merged state; None when absent (or owned by another user)."""
 
+    async def open(self, session_id: str, *, user_id: str, agent: str) -> Session:
+        """The session `session_id`, created for `user_id` and `agent` when absent, in one
+        step: every run opens one. It may belong to another user; the caller checks."""
+
     async def append_event(self, session: Session, event: Event) -> Event:
         """Store the event and apply its state delta atomically; return it with its sequence."""
 
@@ -248,6 +252,15 @@ class InMemorySessionService:
                 "updated_at": created,
             }
             self._events[session_id] = []
+            return self._view(self._sessions[session_id])
+
+    async def open(self, session_id: str, *, user_id: str, agent: str) -> Session:
+        row = self._sessions.get(session_id)
+        if row is not None:
+            return self._view(row)
+        try:
+            return await self.create(user_id=user_id, agent=agent, session_id=session_id)
+        except ValueError:  # created meanwhile
             return self._view(self._sessions[session_id])
 
     async def get(self, session_id: str, *, user_id: str | None = None) -> Session | None:

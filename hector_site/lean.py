@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 from django.middleware.security import SecurityMiddleware
-from django.urls import Resolver404, get_resolver
+from django.urls import Resolver404, ResolverMatch, get_resolver
 
-__all__ = ["LeanViewMiddleware", "lean"]
+__all__ = ["LeanViewMiddleware", "is_lean", "lean"]
 
 V = TypeVar("V", bound=Callable[..., Awaitable[HttpResponse]])
 
@@ -28,6 +28,28 @@ def lean(view: V) -> V:
         raise TypeError(f"{view.__qualname__}: only async views can be lean")
     view.lean = True  # type: ignore[attr-defined]
     return view
+
+
+def _lean_match(request: HttpRequest) -> ResolverMatch | None:
+    """The route of a `@lean` view, or None; resolved once per request (the tenant middleware
+    asks first, to know whether sync code will need the thread's connection)."""
+    cached: tuple[str, ResolverMatch | None] | None = getattr(request, "_lean_match", None)
+    if cached is not None and cached[0] == request.path_info:
+        return cached[1]
+    try:
+        match: ResolverMatch | None = get_resolver(getattr(request, "urlconf", None)).resolve(
+            request.path_info
+        )
+    except Resolver404:
+        match = None
+    if match is not None and not getattr(match.func, "lean", False):
+        match = None
+    request._lean_match = (request.path_info, match)  # type: ignore[attr-defined]
+    return match
+
+
+def is_lean(request: HttpRequest) -> bool:
+    return _lean_match(request) is not None
 
 
 def _unused(request: HttpRequest) -> HttpResponse:
@@ -51,12 +73,8 @@ class LeanViewMiddleware:
         return self._acall(request)
 
     async def _acall(self, request: HttpRequest) -> HttpResponse:
-        urlconf = getattr(request, "urlconf", None)
-        try:
-            match = get_resolver(urlconf).resolve(request.path_info)
-        except Resolver404:
-            match = None
-        if match is None or not getattr(match.func, "lean", False):
+        match = _lean_match(request)
+        if match is None:
             response: HttpResponse = await self.get_response(request)
             return response
         redirect = self.security.process_request(request)

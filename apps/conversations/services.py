@@ -92,6 +92,20 @@ def _atomic_if(needed: bool) -> Any:
     return contextlib.nullcontext()
 
 
+def open_session(session_id: str, *, user_id: str, agent: str) -> Session:
+    """The session, created when absent: one hop for the runner, whichever it turns out to be
+    (a first A2A message names a new context, a follow-up an existing one)."""
+    if len(session_id) > MAX_SESSION_ID_LENGTH:
+        raise ValueError(f"session id longer than {MAX_SESSION_ID_LENGTH} characters")
+    try:
+        return create_session(user_id=user_id, agent=agent, session_id=session_id)
+    except ValueError:
+        session = get_session(session_id)
+        if session is None:  # deleted between the two statements
+            raise SessionNotFound(session_id) from None
+        return session
+
+
 def get_session(session_id: str, *, user_id: str | None = None) -> Session | None:
     """The session with its merged state; None when absent or owned by another user."""
     rows = SessionRow.objects.filter(pk=session_id)

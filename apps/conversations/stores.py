@@ -42,6 +42,11 @@ class PostgresSessionService:
     async def get(self, session_id: str, *, user_id: str | None = None) -> Session | None:
         return await in_schema(self.schema, services.get_session, session_id, user_id=user_id)
 
+    async def open(self, session_id: str, *, user_id: str, agent: str) -> Session:
+        return await in_schema(
+            self.schema, services.open_session, session_id, user_id=user_id, agent=agent
+        )
+
     async def append_event(self, session: Session, event: Event) -> Event:
         return await in_schema(
             self.schema, services.append_event, session_id=session.id, event=event

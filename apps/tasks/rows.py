@@ -438,7 +438,7 @@ UPDATE {table} SET
     lease_owner = '',
     lease_expires_at = NULL
 WHERE id = %(id)s AND NOT (state = ANY(%(terminal)s))
-RETURNING *
+RETURNING *, EXISTS (SELECT 1 FROM {push_configs} p WHERE p.task_id = {table}.id) AS has_push
 """
 
 # The run's last checkpoint rides along with the final UPDATE: no round trip of its own.
@@ -478,7 +478,9 @@ def finish_row(
         "id": task_id,
         "terminal": sorted(TERMINAL_STATES),
     }
-    sql = _FINISH_SQL.format(table=TaskRow._meta.db_table)
+    sql = _FINISH_SQL.format(
+        table=TaskRow._meta.db_table, push_configs=PushNotificationConfig._meta.db_table
+    )
     if checkpoint is not None:
         params["checkpoint"] = json.dumps(checkpoint, default=str)
         prefix = _FINAL_CHECKPOINT_SQL.format(checkpoints=CheckpointRow._meta.db_table)
@@ -487,7 +489,7 @@ def finish_row(
     if not rows:
         return None, ()
     configs: tuple[PushConfig, ...] = ()
-    if state in FINAL_STATES:
+    if state in FINAL_STATES and rows[0].has_push:  # most tasks have none: no query
         configs = tuple(
             _push_from_row(c) for c in PushNotificationConfig.objects.filter(task_id=task_id)
         )

@@ -8,17 +8,47 @@ Misses are not cached, so an app created elsewhere is reachable at once.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
 
 from apps.tenancy.models import App
 
-__all__ = ["AppCache", "app_cache"]
+__all__ = ["AppCache", "NeedsDatabase", "app_cache", "cache_only", "refuse_database"]
 
 DEFAULT_TTL_S = 2.0
+
+
+class NeedsDatabase(Exception):
+    """Raised under `cache_only()` where a query would be needed: the caller does the work
+    again where it may query (a thread)."""
+
+
+_cache_only: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "hector_cache_only", default=False
+)
+
+
+@contextmanager
+def cache_only() -> Iterator[None]:
+    """Resolve from caches only, on the event loop: a miss raises `NeedsDatabase` instead of
+    querying. Spares the common request (caches warm) a hop to a thread and back."""
+    token = _cache_only.set(True)
+    try:
+        yield
+    finally:
+        _cache_only.reset(token)
+
+
+def refuse_database() -> None:
+    """Call before a query that a cache could not spare."""
+    if _cache_only.get():
+        raise NeedsDatabase
 
 
 class AppCache:
@@ -36,6 +66,7 @@ class AppCache:
         entry = self._entries.get(app_id)
         if entry is not None and now - entry[0] < self.ttl_s:
             return entry[1]
+        refuse_database()
         app = App.objects.filter(pk=app_id).first()
         with self._lock:
             if app is None:

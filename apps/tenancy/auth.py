@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import transaction
 
 from apps.tenancy import crypto
-from apps.tenancy.app_cache import app_cache
+from apps.tenancy.app_cache import app_cache, refuse_database
 from apps.tenancy.models import AdminCredential, App, SigningKey
 
 logger = logging.getLogger(__name__)
@@ -106,6 +106,7 @@ def is_admin_secret(candidate: str) -> bool:
     if settings.HECTOR_AUTH_SECRET:
         return hmac.compare_digest(candidate.encode(), settings.HECTOR_AUTH_SECRET.encode())
     if _secret_hash_cache is None:
+        refuse_database()
         credential = AdminCredential.objects.only("secret_hash").first()
         if credential is None:
             return False
@@ -215,6 +216,7 @@ def ensure_signing_key() -> KeyPair:
 def _key_for(kid: str) -> KeyPair | None:
     if kid in _keys_by_kid:
         return _keys_by_kid[kid]
+    refuse_database()
     seed = getattr(settings, "HECTOR_AUTH_SIGNING_SEED", None)
     if seed and _seed_keypair(seed).kid == kid:
         return ensure_signing_key()

@@ -25,10 +25,11 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
-from apps.tenancy.app_cache import app_cache
+from apps.tenancy.app_cache import NeedsDatabase, app_cache, cache_only, refuse_database
 from apps.tenancy.auth import ANONYMOUS, InvalidCredentials, Principal, authenticate_bearer
 from apps.tenancy.models import DEFAULT_APP_ID, App, Domain
 from hector_site.errors import HectorError, NotFound, Unauthorized, error_response
+from hector_site.lean import is_lean
 
 APP_PREFIX = re.compile(r"^/apps/(?P<app>[^/]+)(?P<rest>/.*)?$")
 
@@ -49,6 +50,7 @@ class _DomainCache:
     def app_id_for(self, host: str) -> str | None:
         now = time.monotonic()
         if now - self._loaded_at > DOMAIN_CACHE_TTL_S:
+            refuse_database()
             with self._lock:
                 self._hosts = dict(Domain.objects.values_list("domain", "tenant_id"))
                 self._loaded_at = now
@@ -85,12 +87,31 @@ class TenantMiddleware:
             connection.set_schema_to_public()
 
     async def _acall(self, request: HttpRequest) -> HttpResponse:
+        path_info = request.path_info
         try:
-            await sync_to_async(_enter_tenant_released, thread_sensitive=True)(request)
+            try:
+                with cache_only():
+                    _resolve(request)
+            except NeedsDatabase:
+                request.path_info = path_info  # resolving may have stripped an /apps/ prefix
+                await sync_to_async(_enter_tenant_released, thread_sensitive=True)(request)
+            else:
+                if not is_lean(request):  # sync code of this request uses the thread's connection
+                    await sync_to_async(_use_tenant, thread_sensitive=True)(request)
         except HectorError as error:
             return error_response(error)
         response: HttpResponse = await self.get_response(request)
         return response
+
+
+def _resolve(request: HttpRequest) -> None:
+    principal = authenticate(request)
+    request.tenant = resolve_app(request, principal)  # type: ignore[attr-defined]
+    request.principal = principal  # type: ignore[attr-defined]
+
+
+def _use_tenant(request: HttpRequest) -> None:
+    connection.set_tenant(request.tenant)  # type: ignore[attr-defined]
 
 
 def _enter_tenant_released(request: HttpRequest) -> None:
@@ -107,11 +128,8 @@ def _enter_tenant_released(request: HttpRequest) -> None:
 def _enter_tenant(request: HttpRequest) -> None:
     """Resolve the caller and the app, and point this thread's connection at the app's schema."""
     connection.set_schema_to_public()
-    principal = authenticate(request)
-    app = resolve_app(request, principal)
-    request.principal = principal  # type: ignore[attr-defined]
-    request.tenant = app  # type: ignore[attr-defined]
-    connection.set_tenant(app)
+    _resolve(request)
+    _use_tenant(request)
 
 
 def bearer_token(request: HttpRequest) -> str | None:

@@ -141,6 +141,39 @@ def test_create_refuses_an_existing_id(service: SessionService) -> None:
     drive(scenario)
 
 
+def test_open_creates_once_then_returns_the_stored_session(service: SessionService) -> None:
+    async def scenario() -> None:
+        opened = await service.open("s1", user_id="alice", agent="assistant")
+        assert (opened.id, opened.user_id, opened.agent, opened.event_count) == (
+            "s1",
+            "alice",
+            "assistant",
+            0,
+        )
+        await service.append_event(
+            opened, Event(author="user", role="user", parts=(TextPart("hi"),))
+        )
+        again = await service.open("s1", user_id="alice", agent="other")
+        assert (again.agent, again.event_count) == ("assistant", 1)
+        # Another user's session is returned as it is (the runner refuses it), never taken over.
+        theirs = await service.open("s1", user_id="bob", agent="assistant")
+        assert theirs.user_id == "alice"
+        assert (await service.get("s1")).user_id == "alice"  # type: ignore[union-attr]
+
+    drive(scenario)
+
+
+def test_concurrent_opens_of_one_id_create_one_session(service: SessionService) -> None:
+    async def scenario() -> None:
+        opened = await asyncio.gather(
+            *(service.open("s1", user_id="alice", agent="assistant") for _ in range(5))
+        )
+        assert {session.id for session in opened} == {"s1"}
+        assert len(await service.list_sessions(user_id="alice")) == 1
+
+    drive(scenario)
+
+
 # --- events and state ---------------------------------------------------------------------------
 
 
