@@ -2,11 +2,15 @@
 
 import os
 
+import django
 from channels.routing import ProtocolTypeRouter, URLRouter
-from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hector_site.settings")
-django_asgi = get_asgi_application()
+django.setup(set_prefix=False)
+
+from hector_site.lean_asgi import HectorASGIHandler  # noqa: E402  (needs Django set up first)
+
+django_asgi = HectorASGIHandler()
 
 from hector_site.routing import websocket_urlpatterns  # noqa: E402  (needs Django set up first)
 

@@ -2,8 +2,8 @@
 
 Views are async and thin: resolve the agent (visibility, auth), read the body, hand the call to
 `rpc`, write JSON or SSE. The SSE body runs after the tenant middleware has returned, so it never
-queries itself: the task service names its schema on every hop (`in_schema`). The body only hands
-the request's database connection back to the pool, so open streams do not pin connections.
+queries itself: the task service names its schema on every hop (`in_schema`, on the database
+threads), so an open stream holds no database connection.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from asgiref.sync import sync_to_async
-from django.db import connection
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
@@ -311,20 +309,6 @@ async def _error_frames(rpc_id: RpcId, exc: Exception) -> AsyncIterator[bytes]:
     yield _frame(rpc.error_for(rpc_id, exc))
 
 
-def _release_connection() -> None:
-    """Hand this thread's database connection back to the pool, outside a transaction.
-
-    A streaming response keeps its request open for as long as the stream lasts, and Django only
-    releases the request's connection when the response ends: without this, every open stream
-    pins a pool slot and a few dozen streams exhaust the pool. The next query on the thread simply
-    checks out a connection again (django-tenants sets the search path anew)."""
-    if not connection.in_atomic_block:
-        connection.close()
-
-
-release_connection = sync_to_async(_release_connection, thread_sensitive=True)
-
-
 async def _pump(events: AsyncIterator[TaskUpdate], queue: asyncio.Queue[tuple[str, Any]]) -> None:
     """Drain the service's stream into `queue`, in its own task: the generator is only ever
     advanced by this task, while the response waits on the queue with a ping timeout."""
@@ -352,11 +336,6 @@ async def _frames(stream: Stream, rpc_id: RpcId, version: Version) -> AsyncItera
 
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(STREAM_QUEUE_SIZE)
     pump: asyncio.Task[None] | None = None
-    # The request's thread is done with the database (tenant lookup, admission): free its
-    # connection. A resubscription reads the row on this thread once more, in the pump: free it
-    # again after the first item.
-    await release_connection()
-    releases_left = 1 if stream.first is None else 0
     try:
         if stream.first is not None:
             frame = frame_of(stream.first)
@@ -371,9 +350,6 @@ async def _frames(stream: Stream, rpc_id: RpcId, version: Version) -> AsyncItera
             except TimeoutError:
                 yield PING
                 continue
-            if releases_left:
-                releases_left -= 1
-                await release_connection()
             if kind == "end":
                 return
             if kind == "error":

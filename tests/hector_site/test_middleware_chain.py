@@ -19,3 +19,20 @@ def test_no_middleware_adapts_the_async_handler_to_sync(caplog: pytest.LogCaptur
         ASGIHandler()  # builds the chain; DEBUG logs every sync/async adaptation it makes
     adapted = [r.getMessage() for r in caplog.records if "adapted" in r.getMessage()]
     assert adapted == []
+
+
+@pytest.mark.parametrize(
+    ("path", "lean"),
+    [
+        ("/agents/assistant", True),
+        ("/apps/default/agents/assistant", True),
+        ("/.well-known/agent-card.json", True),
+        ("/studio/", False),
+        ("/admin/apps", False),
+        ("/no/such/route", False),
+    ],
+)
+def test_only_lean_routes_skip_the_request_thread_machinery(path: str, lean: bool) -> None:
+    from hector_site.lean_asgi import HectorASGIHandler
+
+    assert HectorASGIHandler()._is_lean(path) is lean
