@@ -6,20 +6,27 @@ llama.cpp and most other "OpenAI-compatible" servers implement only Chat Complet
 rules; each has its own request builder and stream translator.
 
 The SDK's own retries are off (`max_retries=0`): `ProviderLLM` retries, once for every provider,
-and only before the first event. The SDK builds stream events without validating them, so fields a
-compatible server leaves out are simply absent: the translators read them with defaults.
+and only before the first event. The SDK sends the request (auth, base URL, timeouts, status errors
+as `openai.APIStatusError`), but the streamed body is read here (`SSEReader`): its `AsyncStream`
+builds a pydantic model for every chunk, which was ~40% of the CPU of a whole server request. The
+translators take the chunks as the plain JSON dicts they are, and read every field with a default:
+compatible servers leave some out, or send null where OpenAI sends an object.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal, Protocol
 
+import anyio
 import httpx2
 import openai
 
@@ -67,6 +74,18 @@ KEYLESS_API_KEY = "no-key"
 DEFAULT_EFFORT = "medium"
 OUTPUT_SCHEMA_NAME = "output"
 
+#: What the SDK's own stream reader reports as `APIConnectionError` when reading the body fails
+#: (its private `_httpx2.request_exceptions()`): httpx2's errors, and the TLS failures AnyIO raises
+#: unmapped. `httpx2.TimeoutException`, one of them, becomes `APITimeoutError`.
+TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
+    httpx2.RequestError,
+    ssl.SSLError,
+    anyio.EndOfStream,
+)
+
+#: After `data: [DONE]`, how long to wait for the end of the body (the SDK waits as long).
+DRAIN_TIMEOUT_S = 0.1
+
 
 class OpenAILLM(ProviderLLM):
     provider = PROVIDER
@@ -104,32 +123,47 @@ class OpenAILLM(ProviderLLM):
             raise AuthenticationError(str(error), provider=PROVIDER) from None
 
     async def _open_stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]:
+        """The SDK sends the request and raises status errors on entry, as `create()` would;
+        `with_streaming_response` hands back the body unread, and `SSEReader` makes it dicts."""
         translator: Translator
+        if self.api == "chat":
+            opening = self._client.chat.completions.with_streaming_response.create(
+                **chat_params(self.model, request)
+            )
+            translator = ChatTranslator()
+        else:
+            opening = self._client.responses.with_streaming_response.create(
+                **responses_params(self.model, request)
+            )
+            translator = ResponsesTranslator()
         try:
-            if self.api == "chat":
-                stream: Any = await self._client.chat.completions.create(
-                    **chat_params(self.model, request)
-                )
-                translator = ChatTranslator()
-            else:
-                stream = await self._client.responses.create(
-                    **responses_params(self.model, request)
-                )
-                translator = ResponsesTranslator()
-        except openai.OpenAIError as error:
-            raise self._error(error) from None
-        try:
-            async for chunk in stream:
-                for event in translator.feed(chunk):
+            # Both closed however the stream ends: the body's iterator, then the response.
+            async with (
+                opening as response,
+                contextlib.aclosing(response.http_response.aiter_bytes()) as chunks,
+            ):
+                http = response.http_response
+                reader = SSEReader()
+                try:
+                    async for chunk in chunks:
+                        for payload in reader.feed(chunk):
+                            if payload.get("error"):
+                                raise stream_error(payload["error"], http.request)
+                            for event in translator.feed(payload):
+                                yield event
+                        if reader.done:
+                            if http.http_version == "HTTP/1.1":
+                                await drain(chunks)
+                            break
+                # What the SDK's stream reader raises for these; `_error` maps them as before.
+                except httpx2.TimeoutException as error:
+                    raise openai.APITimeoutError(request=http.request) from error
+                except TRANSPORT_ERRORS as error:
+                    raise openai.APIConnectionError(request=http.request) from error
+                for event in translator.finish():
                     yield event
-            for event in translator.finish():
-                yield event
         except openai.OpenAIError as error:
             raise self._error(error) from None
-        except ValueError as error:  # the SDK's SSE decoder met bytes that are not JSON / UTF-8
-            raise MalformedResponseError(f"unreadable stream: {error}", provider=PROVIDER) from None
-        finally:
-            await stream.close()
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -221,6 +255,97 @@ def coded_error(code: str | None, message: str, *, error_type: str | None = None
     if code in (None, "", "server_error", "vector_store_timeout"):
         return ProviderUnavailableError(message, provider=PROVIDER)
     return BadRequestError(message, provider=PROVIDER)
+
+
+def stream_error(error: Any, request: httpx2.Request) -> openai.APIError:
+    """An `{"error": ...}` payload inside a 200 stream, as the SDK's `AsyncStream` raises it (any
+    payload with a truthy `error`, whatever its `event:` line says), so `_error` maps it as it
+    always has: code and type from the error object, its message, or the SDK's fallback text."""
+    message = error.get("message") if isinstance(error, Mapping) else None
+    if not message or not isinstance(message, str):
+        message = "An error occurred during streaming"
+    return openai.APIError(message, request, body=error)
+
+
+async def drain(chunks: AsyncIterator[bytes]) -> None:
+    """Read the rest of the body after `data: [DONE]` (on HTTP/1.1, the chunked encoding's end):
+    a response closed unread takes its connection down with it, and the next request would
+    connect anew. Bounded, as in the SDK, for a server that keeps the stream open after `[DONE]`;
+    the answer is complete, so a failure here is none."""
+    try:
+        async with asyncio.timeout(DRAIN_TIMEOUT_S):
+            async for _ in chunks:
+                pass
+    except (TimeoutError, *TRANSPORT_ERRORS):
+        pass
+
+
+class SSEReader:
+    """Server-sent events, fed as the body's bytes arrive, out as the JSON object of each event.
+
+    Lines end at LF, CRLF or CR (the SSE spec), split on bytes: httpx's `aiter_lines` would decode
+    with `errors="replace"` (non-UTF-8 bytes would pass unnoticed; the SDK's reader refuses them)
+    and also split at Unicode line separators (a raw U+2028 in a JSON string would cut the line).
+    An event is its `data:` lines, joined by newlines, dispatched at the blank line that ends it;
+    an event never ended, or without data, is dropped, as the spec says. `event:` names are not
+    needed (each payload carries its own `type`, and the SDK treats an `error` payload the same
+    under any name); comments, `id:` and `retry:` are ignored. `data: [DONE]` sets `done` and
+    ends the reading. A payload that is not JSON, or a line that is not UTF-8, raises
+    `MalformedResponseError`; a payload that is JSON but not an object carries nothing either API
+    reads, and is dropped.
+    """
+
+    def __init__(self) -> None:
+        self.done = False
+        self._pieces: list[bytes] = []  # the start of a line not yet ended
+        self._after_cr = False  # the last chunk ended in CR: an LF now is the rest of a CRLF
+        self._data: list[str] = []
+
+    def feed(self, chunk: bytes) -> list[dict[str, Any]]:
+        if self._after_cr:
+            self._after_cr = False
+            if chunk.startswith(b"\n"):
+                chunk = chunk[1:]
+        if not chunk or self.done:
+            return []
+        if b"\n" not in chunk and b"\r" not in chunk:
+            self._pieces.append(chunk)
+            return []
+        if self._pieces:
+            self._pieces.append(chunk)
+            chunk = b"".join(self._pieces)
+            self._pieces.clear()
+        lines = chunk.splitlines()  # for bytes: at LF, CRLF and CR only
+        self._after_cr = chunk.endswith(b"\r")
+        if not chunk.endswith((b"\n", b"\r")):
+            self._pieces.append(lines.pop())
+        return self._events(lines)
+
+    def _events(self, lines: list[bytes]) -> list[dict[str, Any]]:
+        payloads: list[dict[str, Any]] = []
+        data = self._data
+        try:
+            for line in lines:
+                if line:
+                    text = line.decode()
+                    if text.startswith("data:"):
+                        data.append(text[6:] if text.startswith(" ", 5) else text[5:])
+                    elif text == "data":
+                        data.append("")
+                    continue
+                if not data:
+                    continue
+                joined = data[0] if len(data) == 1 else "\n".join(data)
+                data.clear()
+                if joined.startswith("[DONE]"):
+                    self.done = True
+                    break
+                payload = json.loads(joined)
+                if isinstance(payload, dict):
+                    payloads.append(payload)
+        except ValueError as error:  # UnicodeDecodeError and JSONDecodeError among them
+            raise MalformedResponseError(f"unreadable stream: {error}", provider=PROVIDER) from None
+        return payloads
 
 
 # --- Shared request pieces ---------------------------------------------------------------------
@@ -393,7 +518,7 @@ def responses_file(part: FilePart) -> dict[str, Any]:
 
 
 class Translator(Protocol):
-    def feed(self, chunk: Any) -> list[LLMEvent]: ...
+    def feed(self, chunk: Mapping[str, Any]) -> list[LLMEvent]: ...
 
     def finish(self) -> list[LLMEvent]: ...
 
@@ -427,8 +552,17 @@ def parse_arguments(name: str, raw: str) -> dict[str, Any]:
     return arguments
 
 
-def item_id_of(item: Any) -> str:
-    return str(getattr(item, "id", None) or getattr(item, "call_id", None) or "")
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def fields(value: Any) -> Mapping[str, Any]:
+    """A JSON object, or no fields at all for whatever stands where one should (null, mostly):
+    the translators then read their defaults, as they did from the SDK's unvalidated models."""
+    return value if isinstance(value, dict) else EMPTY
+
+
+def item_id_of(item: Mapping[str, Any]) -> str:
+    return str(item.get("id") or item.get("call_id") or "")
 
 
 class ResponsesTranslator:
@@ -439,7 +573,7 @@ class ResponsesTranslator:
         self._calls: dict[str, PendingCall] = {}
         self._emitted: set[str] = set()
         self._finished = False
-        self._handlers: dict[str, Callable[[Any], list[LLMEvent]]] = {
+        self._handlers: dict[str, Callable[[Mapping[str, Any]], list[LLMEvent]]] = {
             "response.output_text.delta": self._text,
             "response.refusal.delta": self._text,
             "response.reasoning_summary_text.delta": self._thinking,
@@ -455,8 +589,8 @@ class ResponsesTranslator:
             "error": self._error_event,
         }
 
-    def feed(self, chunk: Any) -> list[LLMEvent]:
-        handler = self._handlers.get(getattr(chunk, "type", ""))
+    def feed(self, chunk: Mapping[str, Any]) -> list[LLMEvent]:
+        handler = self._handlers.get(chunk.get("type", ""))
         return handler(chunk) if handler is not None else []
 
     def finish(self) -> list[LLMEvent]:
@@ -466,106 +600,104 @@ class ResponsesTranslator:
             )
         return []
 
-    def _text(self, event: Any) -> list[LLMEvent]:
-        delta = getattr(event, "delta", "")
+    def _text(self, event: Mapping[str, Any]) -> list[LLMEvent]:
+        delta = event.get("delta", "")
         return [TextDelta(delta)] if delta else []
 
-    def _thinking(self, event: Any) -> list[LLMEvent]:
-        delta = getattr(event, "delta", "")
+    def _thinking(self, event: Mapping[str, Any]) -> list[LLMEvent]:
+        delta = event.get("delta", "")
         return [ThinkingDelta(delta)] if delta else []
 
-    def _summary_part(self, event: Any) -> list[LLMEvent]:
+    def _summary_part(self, event: Mapping[str, Any]) -> list[LLMEvent]:
         """Summary parts are paragraphs; keep them apart in the one thinking text we build."""
-        return [ThinkingDelta("\n\n")] if getattr(event, "summary_index", 0) else []
+        return [ThinkingDelta("\n\n")] if event.get("summary_index", 0) else []
 
-    def _item_added(self, event: Any) -> list[LLMEvent]:
-        item = getattr(event, "item", None)
-        if getattr(item, "type", None) == "function_call":
+    def _item_added(self, event: Mapping[str, Any]) -> list[LLMEvent]:
+        item = fields(event.get("item"))
+        if item.get("type") == "function_call":
             item_id = item_id_of(item)
             self._calls[item_id] = PendingCall(
-                str(getattr(item, "call_id", None) or item_id), str(getattr(item, "name", ""))
+                str(item.get("call_id") or item_id), str(item.get("name", ""))
             )
         return []
 
-    def _arguments_delta(self, event: Any) -> list[LLMEvent]:
-        pending = self._calls.get(getattr(event, "item_id", ""))
+    def _arguments_delta(self, event: Mapping[str, Any]) -> list[LLMEvent]:
+        pending = self._calls.get(event.get("item_id", ""))
         if pending is not None:
-            pending.arguments.append(getattr(event, "delta", ""))
+            pending.arguments.append(event.get("delta", ""))
         return []
 
-    def _arguments_done(self, event: Any) -> list[LLMEvent]:
-        pending = self._calls.get(getattr(event, "item_id", ""))
-        arguments = getattr(event, "arguments", None)
+    def _arguments_done(self, event: Mapping[str, Any]) -> list[LLMEvent]:
+        pending = self._calls.get(event.get("item_id", ""))
+        arguments = event.get("arguments")
         if pending is not None and isinstance(arguments, str):
             pending.arguments = [arguments]
         return []
 
-    def _item_done(self, event: Any) -> list[LLMEvent]:
-        return self._call_from_item(getattr(event, "item", None))
+    def _item_done(self, event: Mapping[str, Any]) -> list[LLMEvent]:
+        return self._call_from_item(fields(event.get("item")))
 
-    def _call_from_item(self, item: Any) -> list[LLMEvent]:
-        if getattr(item, "type", None) != "function_call":
+    def _call_from_item(self, item: Mapping[str, Any]) -> list[LLMEvent]:
+        if item.get("type") != "function_call":
             return []
         item_id = item_id_of(item)
         if item_id in self._emitted:
             return []
         pending = self._calls.pop(item_id, None) or PendingCall("", "")
-        pending.call_id = str(getattr(item, "call_id", None) or pending.call_id or item_id)
-        pending.name = str(getattr(item, "name", None) or pending.name)
-        arguments = getattr(item, "arguments", None)
+        pending.call_id = str(item.get("call_id") or pending.call_id or item_id)
+        pending.name = str(item.get("name") or pending.name)
+        arguments = item.get("arguments")
         if isinstance(arguments, str) and arguments:
             pending.arguments = [arguments]
         self._emitted.add(item_id)
         return [pending.to_event()]
 
-    def _completed(self, event: Any) -> list[LLMEvent]:
+    def _completed(self, event: Mapping[str, Any]) -> list[LLMEvent]:
         """`response.completed` or `.incomplete`: the last event. Calls whose `output_item.done`
         a compatible server skipped are still in the response's output."""
-        response = getattr(event, "response", None)
+        response = fields(event.get("response"))
         events: list[LLMEvent] = []
-        for item in getattr(response, "output", None) or []:
-            events.extend(self._call_from_item(item))
-        usage = getattr(response, "usage", None)
-        if usage is not None:
-            details = getattr(usage, "output_tokens_details", None)
+        for item in response.get("output") or []:
+            events.extend(self._call_from_item(fields(item)))
+        if response.get("usage") is not None:
+            usage = fields(response["usage"])
+            details = fields(usage.get("output_tokens_details"))
             events.append(
                 Usage(
-                    input_tokens=getattr(usage, "input_tokens", 0) or 0,
-                    output_tokens=getattr(usage, "output_tokens", 0) or 0,
-                    thinking_tokens=getattr(details, "reasoning_tokens", 0) or 0,
+                    input_tokens=usage.get("input_tokens", 0) or 0,
+                    output_tokens=usage.get("output_tokens", 0) or 0,
+                    thinking_tokens=details.get("reasoning_tokens", 0) or 0,
                 )
             )
         events.append(Finished(self._finish_reason(response)))
         self._finished = True
         return events
 
-    def _finish_reason(self, response: Any) -> FinishReason:
+    def _finish_reason(self, response: Mapping[str, Any]) -> FinishReason:
         if self._emitted:
             return "tool_calls"
-        if getattr(response, "status", None) != "incomplete":
+        if response.get("status") != "incomplete":
             return "stop"
-        details = getattr(response, "incomplete_details", None)
-        reason = getattr(details, "reason", None)
+        reason = fields(response.get("incomplete_details")).get("reason")
         if reason == "max_output_tokens":
             return "length"
         if reason == "content_filter":
             return "content_filter"
         return "other"
 
-    def _failed(self, event: Any) -> list[LLMEvent]:
-        error = getattr(getattr(event, "response", None), "error", None)
+    def _failed(self, event: Mapping[str, Any]) -> list[LLMEvent]:
+        error = fields(event.get("response")).get("error")
         if error is None:
             raise ProviderUnavailableError("the response failed with no reason", provider=PROVIDER)
+        details = fields(error)
         raise coded_error(
-            getattr(error, "code", None),
-            getattr(error, "message", None) or "the response failed",
-            error_type=getattr(error, "type", None),
+            details.get("code"),
+            details.get("message") or "the response failed",
+            error_type=details.get("type"),
         )
 
-    def _error_event(self, event: Any) -> list[LLMEvent]:
-        raise coded_error(
-            getattr(event, "code", None), getattr(event, "message", None) or "stream error"
-        )
+    def _error_event(self, event: Mapping[str, Any]) -> list[LLMEvent]:
+        raise coded_error(event.get("code"), event.get("message") or "stream error")
 
 
 # --- Chat Completions --------------------------------------------------------------------------
@@ -694,42 +826,44 @@ class ChatTranslator:
         self._finish_reason: str | None = None
         self._usage: Usage | None = None
 
-    def feed(self, chunk: Any) -> list[LLMEvent]:
-        usage = getattr(chunk, "usage", None)
-        if usage is not None:
-            details = getattr(usage, "completion_tokens_details", None)
+    def feed(self, chunk: Mapping[str, Any]) -> list[LLMEvent]:
+        if chunk.get("usage") is not None:
+            usage = fields(chunk["usage"])
+            details = fields(usage.get("completion_tokens_details"))
             self._usage = Usage(
-                input_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-                output_tokens=getattr(usage, "completion_tokens", 0) or 0,
-                thinking_tokens=getattr(details, "reasoning_tokens", 0) or 0,
+                input_tokens=usage.get("prompt_tokens", 0) or 0,
+                output_tokens=usage.get("completion_tokens", 0) or 0,
+                thinking_tokens=details.get("reasoning_tokens", 0) or 0,
             )
         events: list[LLMEvent] = []
-        for choice in getattr(chunk, "choices", None) or []:
-            if getattr(choice, "index", 0) != 0:  # we never ask for n > 1
+        for entry in chunk.get("choices") or []:
+            choice = fields(entry)
+            if choice.get("index", 0) != 0:  # we never ask for n > 1
                 continue
-            events.extend(self._delta(getattr(choice, "delta", None)))
-            if getattr(choice, "finish_reason", None):
-                self._finish_reason = choice.finish_reason
+            events.extend(self._delta(fields(choice.get("delta"))))
+            if choice.get("finish_reason"):
+                self._finish_reason = choice["finish_reason"]
         return events
 
-    def _delta(self, delta: Any) -> list[LLMEvent]:
+    def _delta(self, delta: Mapping[str, Any]) -> list[LLMEvent]:
         events: list[LLMEvent] = []
         # Not in OpenAI's schema: vLLM, llama.cpp and DeepSeek stream reasoning this way.
-        thinking = getattr(delta, "reasoning_content", None) or getattr(delta, "reasoning", None)
+        thinking = delta.get("reasoning_content") or delta.get("reasoning")
         if isinstance(thinking, str) and thinking:
             events.append(ThinkingDelta(thinking))
-        content = getattr(delta, "content", None)
+        content = delta.get("content")
         if content:
             events.append(TextDelta(content))
-        for position, fragment in enumerate(getattr(delta, "tool_calls", None) or []):
-            index = getattr(fragment, "index", None)
+        for position, entry in enumerate(delta.get("tool_calls") or []):
+            fragment = fields(entry)
+            index = fragment.get("index")
             pending = self._calls.setdefault(
                 position if index is None else index, PendingCall("", "")
             )
-            pending.call_id = pending.call_id or getattr(fragment, "id", None) or ""
-            function = getattr(fragment, "function", None)
-            pending.name = pending.name or getattr(function, "name", None) or ""
-            pending.arguments.append(getattr(function, "arguments", None) or "")
+            pending.call_id = pending.call_id or fragment.get("id") or ""
+            function = fields(fragment.get("function"))
+            pending.name = pending.name or function.get("name") or ""
+            pending.arguments.append(function.get("arguments") or "")
         return events
 
     def finish(self) -> list[LLMEvent]:
