@@ -71,6 +71,10 @@ PROVIDER = "openai"
 #: build a client without a key, and such servers ignore the header.
 KEYLESS_API_KEY = "no-key"
 
+#: The SDK's own request header for "return the response with its body unread" (what its
+#: `with_streaming_response` wrappers send).
+RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
+
 DEFAULT_EFFORT = "medium"
 OUTPUT_SCHEMA_NAME = "output"
 
@@ -123,26 +127,21 @@ class OpenAILLM(ProviderLLM):
             raise AuthenticationError(str(error), provider=PROVIDER) from None
 
     async def _open_stream(self, request: LLMRequest) -> AsyncIterator[LLMEvent]:
-        """The SDK sends the request and raises status errors on entry, as `create()` would;
-        `with_streaming_response` hands back the body unread, and `SSEReader` makes it dicts."""
+        """The SDK sends the request (auth, base URL, timeouts) and raises status errors, as
+        `create()` would; the body comes back unread and `SSEReader` makes it dicts."""
         translator: Translator
         if self.api == "chat":
-            opening = self._client.chat.completions.with_streaming_response.create(
-                **chat_params(self.model, request)
-            )
+            opening = self._post_stream("/chat/completions", chat_params(self.model, request))
             translator = ChatTranslator()
         else:
-            opening = self._client.responses.with_streaming_response.create(
-                **responses_params(self.model, request)
-            )
+            opening = self._post_stream("/responses", responses_params(self.model, request))
             translator = ResponsesTranslator()
         try:
             # Both closed however the stream ends: the body's iterator, then the response.
             async with (
-                opening as response,
-                contextlib.aclosing(response.http_response.aiter_bytes()) as chunks,
+                opening as http,
+                contextlib.aclosing(http.aiter_bytes()) as chunks,
             ):
-                http = response.http_response
                 reader = SSEReader()
                 try:
                     async for chunk in chunks:
@@ -164,6 +163,24 @@ class OpenAILLM(ProviderLLM):
                     yield event
         except openai.OpenAIError as error:
             raise self._error(error) from None
+
+    @contextlib.asynccontextmanager
+    async def _post_stream(
+        self, path: str, params: dict[str, Any]
+    ) -> AsyncIterator[httpx2.Response]:
+        """The SDK's documented raw `post` (the one for endpoints it has no method for), asked
+        not to read the body. `create()` would first run our plain JSON params through its
+        TypedDict transformer, which returns them unchanged at a fifth of the call's CPU."""
+        response = await self._client.post(
+            path,
+            cast_to=httpx2.Response,
+            body=params,
+            options={"headers": {RAW_RESPONSE_HEADER: "stream"}},
+        )
+        try:
+            yield response
+        finally:
+            await response.aclose()
 
     async def aclose(self) -> None:
         await self._client.close()
