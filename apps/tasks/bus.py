@@ -15,6 +15,13 @@ the task.
   when they come back, since its local subscribers already had them.
 - **Control messages** ("cancel task X") go on one channel every process listens to; the handler
   (`apps.tasks.runtime.cancel_local_run`, wired in `apps.py`) cancels the run if it lives here.
+- **Artifact chunks only go where someone follows the task.** Text deltas are most of a run's
+  updates, and sending each through Postgres or Redis cost more CPU than the rest of a
+  `message/send`. A remote subscription announces its interest on the control channel (again
+  every `INTEREST_REFRESH_S` while it lasts, and whenever a bus connects and asks); a publisher
+  sends a task's chunks only while interest in it is fresh. Status updates always go out. A
+  follower whose interest was still in flight when a chunk was published misses that chunk and
+  gets the artifact whole with the final status (`TaskService._follow`).
 
 Updates are ephemeral notifications: the Task row stays the truth, so a subscriber that may have
 missed something (a backend outage) re-reads the row (`TaskService.subscribe` does).
@@ -29,6 +36,7 @@ import json
 import logging
 import os
 import threading
+import time
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -36,7 +44,7 @@ from concurrent.futures import Future as ThreadFuture
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from agents.tasks import TaskUpdate
+from agents.tasks import ArtifactUpdate, TaskUpdate
 from apps.tasks.codec import update_from_json, update_to_json
 
 __all__ = [
@@ -62,6 +70,8 @@ LISTEN_TIMEOUT_S = 5.0  # a subscriber waits at most this long for the backend t
 CONNECT_TIMEOUT_S = 5
 MAX_BACKLOG = 10_000  # frames kept while the backend is unreachable; older ones are dropped
 BATCH = 256  # frames per backend round trip
+INTEREST_TTL_S = 60.0  # a task's chunks are sent this long after the last interest in it
+INTEREST_REFRESH_S = 20.0  # a remote subscription re-announces its interest this often
 
 
 # --- Subscriptions ------------------------------------------------------------------------------
@@ -86,6 +96,7 @@ class Subscription:
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._closed = False
         self._ended = False
+        self._announced_at = time.monotonic()
 
     @property
     def ended(self) -> bool:
@@ -116,6 +127,9 @@ class Subscription:
         """The next update; None after `timeout_s` without one, or once ended."""
         if self._ended:
             return None
+        if self.remote and time.monotonic() - self._announced_at > INTEREST_REFRESH_S:
+            self._announced_at = time.monotonic()
+            self._bus.announce_interest(*self.key)
         try:
             if timeout_s is None:
                 item = await self._queue.get()
@@ -353,7 +367,7 @@ class RedisBackend:
 class _Outgoing:
     """What `publish` hands to the bus thread; encoded there, off the caller's loop."""
 
-    kind: str  # "update" | "cancel"
+    kind: str  # "update" | "cancel" | "interest" | "who" (asks every bus for its interests)
     schema: str
     task_id: str
     update: TaskUpdate | None = None
@@ -529,6 +543,9 @@ class _Worker:
             for channel in (self.backend.control_channel, *sorted(self._channels)):
                 async with asyncio.timeout(LISTEN_TIMEOUT_S):
                     await self.backend.listen(channel)
+            # Interests announced while this bus was away (a worker started after a follower
+            # subscribed): every other bus answers with its own.
+            self._enqueue(_Outgoing("who", "-", "-"))
             if not self._ready.done():
                 self._ready.set_result(True)
             await self._send_until_stopped(receiver)
@@ -584,6 +601,7 @@ class TaskBus:
         # Copy-on-write tuples: `publish` reads without taking the lock.
         self._local: dict[Key, tuple[Subscription, ...]] = {}
         self._remote: dict[Key, int] = {}
+        self._wanted: dict[Key, float] = {}  # tasks other processes follow -> until when
         self._worker: _Worker | None = None
         self._cancel_handler: CancelHandler | None = None
 
@@ -593,9 +611,34 @@ class TaskBus:
         """Deliver to this process's subscribers now, and to other processes' via the backend."""
         for subscription in self._local.get((schema, task_id), ()):
             subscription.deliver(update)
+        if isinstance(update, ArtifactUpdate) and not self.followed_elsewhere(schema, task_id):
+            return
         worker = self._ensure_worker()
         if worker is not None:
             worker.send(_Outgoing("update", schema, task_id, update))
+
+    def followed_elsewhere(self, schema: str, task_id: str) -> bool:
+        """Another process announced interest in the task recently: its chunks go out."""
+        until = self._wanted.get((schema, task_id))
+        return until is not None and until > time.monotonic()
+
+    async def wait_followed(self, schema: str, task_id: str, timeout_s: float = 5.0) -> bool:
+        """Until another process follows the task (True), or `timeout_s` passed (False).
+        Starts listening if this bus was not yet: on connecting it asks who follows what."""
+        self._ensure_worker()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not self.followed_elsewhere(schema, task_id):
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return True
+
+    def announce_interest(self, schema: str, task_id: str) -> None:
+        """Tell every other process to send this task's chunks (see the module docstring)."""
+        worker = self._ensure_worker()
+        if worker is not None:
+            worker.send(_Outgoing("interest", schema, task_id))
 
     async def subscribe(self, schema: str, task_id: str, *, remote: bool = True) -> Subscription:
         """Updates of the task from now on. With `remote` (the default) this returns once updates
@@ -613,6 +656,7 @@ class TaskBus:
         with self._lock:
             self._remote[key] = self._remote.get(key, 0) + 1
         await worker.listen(worker.backend.channel_for(schema, task_id))
+        worker.send(_Outgoing("interest", schema, task_id))
         return subscription
 
     async def request_cancel(self, schema: str, task_id: str) -> None:
@@ -653,6 +697,12 @@ class TaskBus:
                 )
             return self._worker
 
+    def _note_interest(self, key: Key) -> None:
+        now = time.monotonic()
+        if len(self._wanted) > 10_000:  # forget the stale ones now and then
+            self._wanted = {k: until for k, until in self._wanted.items() if until > now}
+        self._wanted[key] = now + INTEREST_TTL_S
+
     def _unsubscribe(self, subscription: Subscription) -> None:
         key = subscription.key
         release = False
@@ -685,6 +735,12 @@ class TaskBus:
             handler = self._cancel_handler
             if handler is not None:
                 handler(schema, task_id)
+        elif kind == "interest":
+            self._note_interest((schema, task_id))
+        elif kind == "who":
+            for key, count in list(self._remote.items()):
+                if count:
+                    self.announce_interest(*key)
         else:
             logger.warning("task bus: unknown frame kind %r", kind)
 

@@ -290,11 +290,12 @@ class TaskService:
     ) -> AsyncIterator[TaskUpdate]:
         """Live updates of a task someone else runs, until its final status update.
 
-        A subscriber that joined mid-answer saw only the later chunks of an artifact: before the
-        final status it gets the whole artifact (from the row) as one replacing chunk.
+        A subscriber that joined mid-answer saw only the later chunks of an artifact, or none
+        (the bus sends chunks to other processes only once it knows of a follower): before the
+        final status it gets each artifact it did not see from its first chunk whole (from the
+        row), as one replacing chunk.
         """
-        started: set[str] = set()
-        partial: set[str] = set()
+        started: set[str] = set()  # artifacts seen from their first (or a replacing) chunk
         while True:
             update = await subscription.get(RECHECK_S)
             if update is None:  # quiet: maybe the final update was missed (backend outage)
@@ -303,17 +304,12 @@ class TaskService:
                     yield StatusUpdate(task.id, task.context_id, current.status, final=True)
                     return
                 continue
-            if isinstance(update, ArtifactUpdate):
-                artifact_id = update.artifact.artifact_id
-                if not update.append:  # a first chunk, or a whole replacement
-                    started.add(artifact_id)
-                    partial.discard(artifact_id)
-                elif artifact_id not in started:
-                    partial.add(artifact_id)
-            if is_final_update(update) and partial:
+            if isinstance(update, ArtifactUpdate) and not update.append:
+                started.add(update.artifact.artifact_id)
+            if is_final_update(update):
                 current = await self.get(task.id)
                 for artifact in current.artifacts:
-                    if artifact.artifact_id in partial:
+                    if artifact.artifact_id not in started:
                         yield ArtifactUpdate(
                             task.id, task.context_id, artifact, append=False, last_chunk=True
                         )

@@ -138,11 +138,52 @@ def test_updates_reach_another_bus_in_order(two_buses: tuple[TaskBus, TaskBus]) 
 
     async def scenario() -> list[TaskUpdate]:
         async with await subscriber.subscribe("app_x", "t1") as subscription:
+            assert await publisher.wait_followed("app_x", "t1")
             for update in sent:
                 await publisher.publish("app_x", "t1", update)
             return await receive(subscription, len(sent))
 
     assert drive(scenario) == sent
+
+
+def test_chunks_stay_home_until_another_process_follows_the_task(
+    two_buses: tuple[TaskBus, TaskBus],
+) -> None:
+    """Text deltas are most of a run's updates: sent to no one, they cost no round trip."""
+    publisher, subscriber = two_buses
+
+    async def scenario() -> list[TaskUpdate]:
+        async with await subscriber.subscribe("app_x", "t1") as subscription:
+            assert await publisher.wait_followed("app_x", "t1")
+            assert not publisher.followed_elsewhere("app_x", "t2")
+            # Nobody follows t2: its chunk is not sent, its status is.
+            await publisher.publish("app_x", "t2", chunk("unseen"))
+            await publisher.publish("app_x", "t2", status(text="t2 status"))
+            await publisher.publish("app_x", "t1", chunk("seen"))
+            await publisher.publish("app_x", "t1", status("completed", final=True))
+            sent = publisher._worker._sequence  # type: ignore[union-attr]
+            return [*await receive(subscription, 2), next(sent)]
+
+    *received, next_sequence = drive(scenario)
+    assert received == [chunk("seen"), status("completed", final=True)]
+    # Frames sent: "who" at connect, then t2's status, t1's chunk and t1's final status.
+    assert next_sequence == 5
+
+
+def test_a_bus_that_connects_later_learns_who_follows_what(
+    two_buses: tuple[TaskBus, TaskBus],
+) -> None:
+    """A worker started after a follower subscribed still sends it the chunks."""
+    late, subscriber = two_buses
+
+    async def scenario() -> list[TaskUpdate]:
+        async with await subscriber.subscribe("app_x", "t1") as subscription:
+            assert await late.ready()  # connects now: asks, and the subscriber answers
+            assert await late.wait_followed("app_x", "t1")
+            await late.publish("app_x", "t1", chunk("late "))
+            return await receive(subscription, 1)
+
+    assert drive(scenario) == [chunk("late ")]
 
 
 def test_an_update_larger_than_a_notify_payload_arrives_whole(
@@ -154,6 +195,7 @@ def test_an_update_larger_than_a_notify_payload_arrives_whole(
 
     async def scenario() -> list[TaskUpdate]:
         async with await subscriber.subscribe("app_x", "t1") as subscription:
+            assert await publisher.wait_followed("app_x", "t1")
             for update in sent:
                 await publisher.publish("app_x", "t1", update)
             return await receive(subscription, len(sent))
@@ -237,6 +279,7 @@ async def main(schema, task_id, action):
     if action == "cancel":
         await bus.request_cancel(schema, task_id)
         return
+    assert await bus.get_bus().wait_followed(schema, task_id), "nobody follows the task"
     updates = [status(), chunk("from "), chunk("another "), chunk("x" * 20000)]
     for update in [*updates, status("completed", final=True)]:
         await bus.publish(schema, task_id, update)

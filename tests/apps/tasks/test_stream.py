@@ -222,3 +222,33 @@ def test_resubscribe_to_an_unknown_or_foreign_task_is_not_found(
         drive(lambda: collect(service.subscribe("no-such-task")))
     with pytest.raises(TaskNotFound):
         drive(lambda: collect(service.subscribe(task.id, user_id="bob")))
+
+
+class _QuietSubscription:
+    """What a follower in another process sees when every chunk went out before the bus knew of
+    it: only the final status."""
+
+    def __init__(self, updates: list[TaskUpdate]) -> None:
+        self.updates = updates
+
+    async def get(self, timeout_s: float | None = None) -> TaskUpdate | None:
+        return self.updates.pop(0) if self.updates else None
+
+
+def test_a_follower_that_missed_every_chunk_gets_the_artifact_whole(
+    task_app: App, scripted: ScriptedLLM
+) -> None:
+    scripted.script.extend([Reply(text=["whole ", "answer"])])
+    service = TaskService(task_app)
+
+    async def scenario() -> list[TaskUpdate]:
+        task = await service.send(agent="assistant", user_id="ann", message=user_message())
+        final = StatusUpdate(task.id, task.context_id, task.status, final=True)
+        follow = service._follow(task, _QuietSubscription([final]))  # type: ignore[arg-type]
+        return [update async for update in follow]
+
+    updates = drive(scenario)
+    assert [describe(u) for u in updates] == [
+        ("artifact", "response", ("whole answer",), False, True),
+        ("status", "completed", ("TextPart",), True),
+    ]
