@@ -15,13 +15,14 @@ the task.
   when they come back, since its local subscribers already had them.
 - **Control messages** ("cancel task X") go on one channel every process listens to; the handler
   (`apps.tasks.runtime.cancel_local_run`, wired in `apps.py`) cancels the run if it lives here.
-- **Artifact chunks only go where someone follows the task.** Text deltas are most of a run's
-  updates, and sending each through Postgres or Redis cost more CPU than the rest of a
-  `message/send`. A remote subscription announces its interest on the control channel (again
-  every `INTEREST_REFRESH_S` while it lasts, and whenever a bus connects and asks); a publisher
-  sends a task's chunks only while interest in it is fresh. Status updates always go out. A
-  follower whose interest was still in flight when a chunk was published misses that chunk and
-  gets the artifact whole with the final status (`TaskService._follow`).
+- **Updates only go where someone follows the task.** Text deltas are most of a run's updates,
+  and sending each through Postgres or Redis cost more CPU than the rest of a `message/send`.
+  A remote subscription announces its interest on the control channel (again every
+  `INTEREST_REFRESH_S` while it lasts, and whenever a bus connects and asks); a publisher sends
+  a task's updates only while interest in it is fresh. Final status updates always go out (a
+  follower must never wait for an end that was not sent). A follower whose interest was still in
+  flight misses what was published meanwhile: it read the row after subscribing, and gets each
+  artifact whole with the final status (`TaskService._follow`).
 
 Updates are ephemeral notifications: the Task row stays the truth, so a subscriber that may have
 missed something (a backend outage) re-reads the row (`TaskService.subscribe` does).
@@ -44,7 +45,7 @@ from concurrent.futures import Future as ThreadFuture
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from agents.tasks import ArtifactUpdate, TaskUpdate
+from agents.tasks import StatusUpdate, TaskUpdate
 from apps.tasks.codec import update_from_json, update_to_json
 
 __all__ = [
@@ -611,14 +612,15 @@ class TaskBus:
         """Deliver to this process's subscribers now, and to other processes' via the backend."""
         for subscription in self._local.get((schema, task_id), ()):
             subscription.deliver(update)
-        if isinstance(update, ArtifactUpdate) and not self.followed_elsewhere(schema, task_id):
+        final = isinstance(update, StatusUpdate) and update.final
+        if not final and not self.followed_elsewhere(schema, task_id):
             return
         worker = self._ensure_worker()
         if worker is not None:
             worker.send(_Outgoing("update", schema, task_id, update))
 
     def followed_elsewhere(self, schema: str, task_id: str) -> bool:
-        """Another process announced interest in the task recently: its chunks go out."""
+        """Another process announced interest in the task recently: its updates go out."""
         until = self._wanted.get((schema, task_id))
         return until is not None and until > time.monotonic()
 
@@ -635,7 +637,7 @@ class TaskBus:
         return True
 
     def announce_interest(self, schema: str, task_id: str) -> None:
-        """Tell every other process to send this task's chunks (see the module docstring)."""
+        """Tell every other process to send this task's updates (see the module docstring)."""
         worker = self._ensure_worker()
         if worker is not None:
             worker.send(_Outgoing("interest", schema, task_id))

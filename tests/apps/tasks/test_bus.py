@@ -146,7 +146,7 @@ def test_updates_reach_another_bus_in_order(two_buses: tuple[TaskBus, TaskBus]) 
     assert drive(scenario) == sent
 
 
-def test_chunks_stay_home_until_another_process_follows_the_task(
+def test_updates_stay_home_until_another_process_follows_the_task(
     two_buses: tuple[TaskBus, TaskBus],
 ) -> None:
     """Text deltas are most of a run's updates: sent to no one, they cost no round trip."""
@@ -156,18 +156,24 @@ def test_chunks_stay_home_until_another_process_follows_the_task(
         async with await subscriber.subscribe("app_x", "t1") as subscription:
             assert await publisher.wait_followed("app_x", "t1")
             assert not publisher.followed_elsewhere("app_x", "t2")
-            # Nobody follows t2: its chunk is not sent, its status is.
+            # Nobody follows t2: only its final status is sent.
             await publisher.publish("app_x", "t2", chunk("unseen"))
-            await publisher.publish("app_x", "t2", status(text="t2 status"))
+            await publisher.publish("app_x", "t2", status(text="t2 progress"))
+            await publisher.publish("app_x", "t2", status("completed", final=True))
+            await publisher.publish("app_x", "t1", status(text="t1 progress"))
             await publisher.publish("app_x", "t1", chunk("seen"))
             await publisher.publish("app_x", "t1", status("completed", final=True))
             sent = publisher._worker._sequence  # type: ignore[union-attr]
-            return [*await receive(subscription, 2), next(sent)]
+            return [*await receive(subscription, 3), next(sent)]
 
     *received, next_sequence = drive(scenario)
-    assert received == [chunk("seen"), status("completed", final=True)]
-    # Frames sent: "who" at connect, then t2's status, t1's chunk and t1's final status.
-    assert next_sequence == 5
+    assert received == [
+        status(text="t1 progress"),
+        chunk("seen"),
+        status("completed", final=True),
+    ]
+    # Frames sent: "who" at connect, t2's final status, then t1's three updates.
+    assert next_sequence == 6
 
 
 def test_a_bus_that_connects_later_learns_who_follows_what(
@@ -213,6 +219,7 @@ def test_a_bus_ignores_tasks_nobody_subscribed_to_and_its_own_echo(
             await subscriber.subscribe("app_x", "t1") as theirs,
             await publisher.subscribe("app_x", "t1") as ours,
         ):
+            assert await publisher.wait_followed("app_x", "t1")
             await publisher.publish("app_x", "other-task", status(text="not for t1"))
             await publisher.publish("app_x", "t1", status(text="for t1"))
             await publisher.publish("app_x", "t1", status("completed", final=True))
