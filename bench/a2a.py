@@ -12,7 +12,7 @@ Prints, side by side:
 - How many concurrent SSE streams one of our processes holds with no error (target >= 2,000).
 
 The peer runs from its own venv, `bench/.peer-venv` (created on first use; see _a2a_peer.py).
-Run: python bench/a2a.py [--requests N] [--streams N] [--skip-adk]
+Run: python bench/a2a.py [--requests N] [--rounds N] [--streams N] [--skip-adk]
 """
 
 from __future__ import annotations
@@ -196,6 +196,22 @@ class SendRun:
     @property
     def requests(self) -> int:
         return len(self.latencies_ms) + len(self.errors)
+
+    def merged(self, other: SendRun) -> SendRun:
+        """Two slices of one cell as one: times and CPU add up, latencies pool."""
+        cpu = dict(self.server_cpu_ms)
+        for group, ms in other.server_cpu_ms.items():
+            cpu[group] = cpu.get(group, 0.0) + ms
+        return SendRun(
+            self.concurrency,
+            self.latencies_ms + other.latencies_ms,
+            self.wall_s + other.wall_s,
+            self.errors + other.errors,
+            cpu,
+            self.bench_cpu_ms + other.bench_cpu_ms,
+            self.reconnects + other.reconnects,
+            self.others_cpu_ms + other.others_cpu_ms,
+        )
 
     @property
     def rps(self) -> float:
@@ -653,6 +669,9 @@ def raise_fd_limit() -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=1000, help="message/send per cell")
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="turns each server takes per cell (drift)"
+    )
     parser.add_argument("--streams", type=int, default=3000, help="most concurrent SSE streams")
     parser.add_argument("--stream-samples", type=int, default=300, help="streams timed one by one")
     parser.add_argument("--skip-adk", action="store_true", help="only our server")
@@ -750,12 +769,21 @@ def run_all(options: argparse.Namespace, fake: TimedFake, targets: list[Target])
 def measure_all(options: argparse.Namespace, fake: TimedFake, targets: list[Target]) -> None:
     floor = asyncio.run(fake_round_trips(fake.port, 300))
     idle = idle_cpu(targets)
-    runs: dict[str, dict[int, SendRun]] = {}
-    for target in targets:
-        runs[target.name] = {}
-        for concurrency in CONCURRENCY:
-            say(f"{target.name}: {options.requests} x message/send, concurrency {concurrency} ...")
-            runs[target.name][concurrency] = measure_sends(target, options.requests, concurrency)
+    runs: dict[str, dict[int, SendRun]] = {target.name: {} for target in targets}
+    # The servers take turns, a slice of the requests each, so a drift of the shared machine's
+    # speed during the run (seen here: 1.7x within minutes) weighs on both sides alike.
+    per_round = max(1, options.requests // options.rounds)
+    for concurrency in CONCURRENCY:
+        names = " and ".join(target.name for target in targets)
+        say(
+            f"{names}: {options.rounds} x {per_round} x message/send each, taking turns, "
+            f"concurrency {concurrency} ..."
+        )
+        for _ in range(options.rounds):
+            for target in targets:
+                run = measure_sends(target, per_round, concurrency)
+                done = runs[target.name].get(concurrency)
+                runs[target.name][concurrency] = run if done is None else done.merged(run)
     latencies: dict[str, StreamLatency] = {}
     for target in targets:
         say(f"{target.name}: {options.stream_samples} x message/stream, one at a time ...")
