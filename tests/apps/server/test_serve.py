@@ -105,9 +105,14 @@ def test_restart_on_same_data_dir_reuses_database_and_secret(tmp_path: Path) -> 
         headers={"Authorization": f"Bearer {secret}"},
     )
     assert created.status_code == 201
+    assert "keeps its stored config" not in first.text()  # the file seeded it: they agree
     first.stop()
+    # Edited while no server watched it: the stored config stays, and the banner says so.
+    config = data_dir / "config.yaml"
+    config.write_text(config.read_text() + "description: edited offline\n")
     second = start_live_server(data_dir)
     try:
+        assert second.wait_for_output("keeps its stored config"), second.text()
         assert second.admin_secret() == secret
         apps = httpx.get(
             f"{second.url}/admin/apps", headers={"Authorization": f"Bearer {secret}"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -151,11 +152,21 @@ class Command(BaseCommand):
         apply_dotenv(path)
         loaded = self._load(path)
         migrate_all()
-        ensure_default_app(config=loaded.lean, sync=bool(flag_value("sync")))
+        default_app = ensure_default_app(config=loaded.lean, sync=bool(flag_value("sync")))
         secret = auth.ensure_admin_secret()
         auth.ensure_signing_key()
         host, port = flag_value("host") or "0.0.0.0", int(flag_value("port") or 8080)
         self._banner(path, created, loaded, secret, host, port, started)
+        if json.loads(default_app.config_json or "{}") != loaded.lean:
+            # The file only seeds an app that has none: say so, or the banner above misleads.
+            self.stdout.write(
+                self.style.WARNING(
+                    "  The default app keeps its stored config, which differs from this file "
+                    "(edited in the Studio or the Admin API, or another file seeded it). Start "
+                    "with --sync to replace it with the file, or edit the file: a change while "
+                    "the server runs becomes a new revision.\n"
+                )
+            )
         workers = [] if flag_value("no-worker") else start_queue_processes()
         watcher = None
         if not flag_value("no-watch"):
