@@ -59,7 +59,10 @@ class LiveServer:
             self.process.wait()
 
 
-def start_live_server(data_dir: Path, *args: str, timeout_s: float = 90.0) -> LiveServer:
+def start_live_server(
+    data_dir: Path, *args: str, timeout_s: float = 90.0, workers: bool = False
+) -> LiveServer:
+    """`workers`: with its queue worker and beat children (by default the tests need none)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "HECTOR_DATA_DIR"}}
     env["PYTHONUNBUFFERED"] = "1"
@@ -74,7 +77,7 @@ def start_live_server(data_dir: Path, *args: str, timeout_s: float = 90.0) -> Li
             "127.0.0.1",
             "--port",
             str(port),
-            "--no-worker",
+            *([] if workers else ["--no-worker"]),
             *args,
         ],
         cwd=REPO,

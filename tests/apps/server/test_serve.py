@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from tests.live_server import LiveServer, start_live_server
@@ -120,3 +121,34 @@ def test_restart_on_same_data_dir_reuses_database_and_secret(tmp_path: Path) -> 
         assert "survivor" in [a["name"] for a in apps]
     finally:
         second.stop()
+
+
+def test_a_dead_queue_worker_is_started_again(tmp_path: Path) -> None:
+    live = start_live_server(tmp_path / "data", workers=True)
+    try:
+        server = psutil.Process(live.process.pid)
+
+        def workers() -> list[psutil.Process]:
+            alive = []
+            for child in server.children():
+                try:
+                    if "worker" in child.cmdline() and child.status() != psutil.STATUS_ZOMBIE:
+                        alive.append(child)
+                except psutil.Error:  # gone, or a zombie not yet reaped
+                    continue
+            return alive
+
+        deadline = time.monotonic() + 30
+        while not workers():
+            assert time.monotonic() < deadline, live.text()
+            time.sleep(0.1)
+        killed = workers()[0]
+        killed.kill()
+        deadline = time.monotonic() + 30
+        while not [w for w in workers() if w.pid != killed.pid]:
+            assert time.monotonic() < deadline, live.text()
+            time.sleep(0.1)
+        assert live.wait_for_output("queue worker (pid"), live.text()
+        assert "exited with -9" in live.text()
+    finally:
+        live.stop()

@@ -6,7 +6,6 @@ import json
 import logging
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -26,6 +25,7 @@ from agents.config_loader import (
 from agents.llm.config import api_key_env_var, detect_provider
 from apps.configs.file_sync import ConfigWatcher, apply_dotenv, reload_config_file
 from apps.server.management.commands.hector_migrate import migrate_all
+from apps.server.queue_children import QueueChildren
 from apps.tenancy import auth
 from apps.tenancy.services import ensure_default_app
 from hector_site.database_url import mask_database_url
@@ -84,60 +84,6 @@ def _store_api_key(config_dir: Path, provider: str, api_key: str) -> None:
     env_file.chmod(0o600)
 
 
-QUEUE_STOP_TIMEOUT_S = 10.0
-_CHILD = "import sys; from hector_site.cli import main; sys.exit(main(['hector', '{command}']))"
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: Linux kills it when `serve` dies, even by SIGKILL, so no worker
-    outlives the server that started it (its runs are then recovered like any dead worker's)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def start_queue_processes() -> list[subprocess.Popen[bytes]]:
-    """`hector worker` and `hector beat` as children, on this process's database and data dir
-    (the embedded Postgres is reached by URL; only `serve` owns it)."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.DATABASE_URL,
-        "HECTOR_DATA_DIR": str(settings.DATA_DIR),
-        "HECTOR_QUEUE_DISPATCH": "celery",
-    }
-    processes = []
-    for command in ("worker", "beat"):
-        processes.append(
-            subprocess.Popen(_child_argv(command), env=env, preexec_fn=_die_with_parent)
-        )
-    return processes
-
-
-def _child_argv(command: str) -> list[str]:
-    """The children run the program this process runs (`hector`, `manage.py`, `python -m ...`),
-    with `worker` or `beat` in place of `serve` and its arguments: whatever that program sets up
-    before handing over to the CLI applies to them too."""
-    argv = list(getattr(sys, "orig_argv", []))
-    if "serve" in argv[1:]:
-        return [sys.executable, *argv[1 : argv.index("serve", 1)], command]
-    return [sys.executable, "-c", _CHILD.format(command=command)]
-
-
-def stop_queue_processes(processes: list[subprocess.Popen[bytes]]) -> None:
-    """Warm shutdown (running tasks finish, up to the timeout), then kill."""
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-    deadline = time.monotonic() + QUEUE_STOP_TIMEOUT_S
-    for process in processes:
-        try:
-            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 class Command(BaseCommand):
     help = "Start the Hector server (HTTP + websockets) on the embedded or given Postgres."
     requires_system_checks: list[str] = []
@@ -167,7 +113,9 @@ class Command(BaseCommand):
                     "the server runs becomes a new revision.\n"
                 )
             )
-        workers = [] if flag_value("no-worker") else start_queue_processes()
+        children = None if flag_value("no-worker") else QueueChildren()
+        if children is not None:
+            children.start()
         watcher = None
         if not flag_value("no-watch"):
             watcher = ConfigWatcher(path)
@@ -183,7 +131,8 @@ class Command(BaseCommand):
         finally:
             if watcher:
                 watcher.stop()
-            stop_queue_processes(workers)
+            if children is not None:
+                children.stop()
 
     def _load(self, path: Path) -> LoadedConfig:
         try:
