@@ -2,6 +2,7 @@
 
 Both run in the event loop under ASGI: their hooks only touch in-process counters, so hopping to
 a thread for them (what `MiddlewareMixin` does for every hook of an async request) is pure cost.
+Without `--metrics` nothing exposes the counters, and async requests skip them altogether.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django_prometheus import middleware as django_prometheus
 
@@ -38,6 +40,9 @@ class HttpMetricsMiddleware:
         return response
 
     async def _acall(self, request: HttpRequest) -> HttpResponse:
+        if not settings.HECTOR_METRICS:  # nothing reads them: /metrics is off
+            off: HttpResponse = await self.get_response(request)
+            return off
         started = time.perf_counter()
         response: HttpResponse = await self.get_response(request)
         _observe(request, response, started)
@@ -57,6 +62,9 @@ class PrometheusBeforeMiddleware(django_prometheus.PrometheusBeforeMiddleware):
     """django-prometheus's outermost middleware, its in-memory hooks called inline."""
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        if not settings.HECTOR_METRICS:  # nothing reads them: /metrics is off
+            off: HttpResponse = await self.get_response(request)
+            return off
         self.process_request(request)
         response: HttpResponse = await self.get_response(request)
         return self.process_response(request, response)  # type: ignore[no-any-return]

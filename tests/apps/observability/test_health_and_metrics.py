@@ -69,3 +69,24 @@ async def test_health_shows_an_mcp_server_that_is_down(db: None) -> None:
     assert server["name"] == "down"
     assert server["healthy"] is False
     assert server["last_error"]
+
+
+async def test_async_requests_count_only_with_metrics_on(db: None, settings: Any) -> None:
+    import httpx
+
+    from apps.observability import metrics
+    from hector_site.asgi import application
+
+    def served() -> float:
+        series = metrics.http_requests_total.labels("GET", "health", "200")
+        return float(series._value.get())
+
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        settings.HECTOR_METRICS = False
+        before = served()
+        assert (await client.get("/health")).status_code == 200
+        assert served() == before  # nothing reads them: not counted
+        settings.HECTOR_METRICS = True
+        assert (await client.get("/health")).status_code == 200
+        assert served() == before + 1
