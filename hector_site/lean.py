@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest, HttpResponse
 from django.middleware.security import SecurityMiddleware
 from django.urls import Resolver404, ResolverMatch, get_resolver
 
-__all__ = ["LeanViewMiddleware", "is_lean", "lean"]
+from hector_site.middleware import DualMiddleware
+
+__all__ = ["LeanViewMiddleware", "is_lean", "lean", "lean_route"]
 
 V = TypeVar("V", bound=Callable[..., Awaitable[HttpResponse]])
 
@@ -30,20 +32,22 @@ def lean(view: V) -> V:
     return view
 
 
+def lean_route(path_info: str, urlconf: str | None = None) -> ResolverMatch | None:
+    """The route of a `@lean` view at `path_info` (no app prefix), or None."""
+    try:
+        match = get_resolver(urlconf).resolve(path_info)
+    except Resolver404:
+        return None
+    return match if getattr(match.func, "lean", False) else None
+
+
 def _lean_match(request: HttpRequest) -> ResolverMatch | None:
     """The route of a `@lean` view, or None; resolved once per request (the tenant middleware
     asks first, to know whether sync code will need the thread's connection)."""
     cached: tuple[str, ResolverMatch | None] | None = getattr(request, "_lean_match", None)
     if cached is not None and cached[0] == request.path_info:
         return cached[1]
-    try:
-        match: ResolverMatch | None = get_resolver(getattr(request, "urlconf", None)).resolve(
-            request.path_info
-        )
-    except Resolver404:
-        match = None
-    if match is not None and not getattr(match.func, "lean", False):
-        match = None
+    match = lean_route(request.path_info, getattr(request, "urlconf", None))
     request._lean_match = (request.path_info, match)  # type: ignore[attr-defined]
     return match
 
@@ -56,21 +60,15 @@ def _unused(request: HttpRequest) -> HttpResponse:
     raise AssertionError("SecurityMiddleware is only used for its hooks here")
 
 
-class LeanViewMiddleware:
-    sync_capable = True
-    async_capable = True
-
+class LeanViewMiddleware(DualMiddleware):
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
+        super().__init__(get_response)
         self.security = SecurityMiddleware(_unused)
 
-    def __call__(self, request: HttpRequest) -> Any:
-        if not self.is_async:  # the test client and WSGI: the full chain, nothing to save
-            return self.get_response(request)
-        return self._acall(request)
+    def _call(self, request: HttpRequest) -> HttpResponse:
+        # The test client and WSGI: the full chain, nothing to save.
+        response: HttpResponse = self.get_response(request)
+        return response
 
     async def _acall(self, request: HttpRequest) -> HttpResponse:
         match = _lean_match(request)

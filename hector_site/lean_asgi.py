@@ -17,9 +17,10 @@ from typing import Any
 
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
-from django.urls import Resolver404, get_resolver, set_script_prefix
+from django.urls import set_script_prefix
 
 from apps.tenancy.middleware import APP_PREFIX
+from hector_site.lean import lean_route
 
 __all__ = ["HectorASGIHandler"]
 
@@ -42,11 +43,7 @@ class HectorASGIHandler(ASGIHandler):
         if known is not None:
             return known
         prefix = APP_PREFIX.match(path)
-        try:
-            match = get_resolver().resolve(prefix["rest"] or "/" if prefix else path)
-            lean = bool(getattr(match.func, "lean", False))
-        except Resolver404:
-            lean = False
+        lean = lean_route(prefix["rest"] or "/" if prefix else path) is not None
         if len(self._lean_paths) >= _LEAN_PATHS_MAX:
             self._lean_paths.clear()
         self._lean_paths[path] = lean

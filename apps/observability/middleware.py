@@ -8,32 +8,19 @@ Without `--metrics` nothing exposes the counters, and async requests skip them a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django_prometheus import middleware as django_prometheus
 
 from apps.observability import metrics
+from hector_site.middleware import DualMiddleware
 
 
-class HttpMetricsMiddleware:
+class HttpMetricsMiddleware(DualMiddleware):
     """Labels by route pattern (`agents/<str:name>`), never raw paths: bounded cardinality."""
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if self.is_async:
-            return self._acall(request)
+    def _call(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
         response: HttpResponse = self.get_response(request)
         _observe(request, response, started)

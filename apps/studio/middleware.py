@@ -8,14 +8,14 @@ the app. The schema is switched here, once, for the rest of the request; nothing
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from asgiref.sync import sync_to_async
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
 from apps.tenancy.models import App
+from hector_site.middleware import DualMiddleware
 
 SESSION_KEY = "studio_app"
 STUDIO_PREFIX = "/studio/"
@@ -26,27 +26,17 @@ def is_studio_user(request: HttpRequest) -> bool:
     return bool(user is not None and user.is_authenticated and user.is_staff)
 
 
-class StudioAppMiddleware:
+class StudioAppMiddleware(DualMiddleware):
     """Runs after authentication: only a Studio staff session can pick an app.
 
     Async-capable, so it does not turn the whole chain above it synchronous: a sync-only
     middleware here would put every async view (A2A, SSE) behind a thread hop per request."""
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> Any:
-        if self.is_async:
-            return self._acall(request)
-        if _picks_app(request):
-            use_selected_app(request)
-        return self.get_response(request)
+    def _call(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info.startswith(STUDIO_PREFIX):
+            _use_selected_app_if_studio(request)
+        response: HttpResponse = self.get_response(request)
+        return response
 
     async def _acall(self, request: HttpRequest) -> HttpResponse:
         if request.path_info.startswith(STUDIO_PREFIX):
@@ -54,10 +44,6 @@ class StudioAppMiddleware:
             await sync_to_async(_use_selected_app_if_studio)(request)
         response: Awaitable[HttpResponse] = self.get_response(request)
         return await response
-
-
-def _picks_app(request: HttpRequest) -> bool:
-    return request.path_info.startswith(STUDIO_PREFIX) and is_studio_user(request)
 
 
 def _use_selected_app_if_studio(request: HttpRequest) -> None:

@@ -18,10 +18,8 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from asgiref.sync import sync_to_async
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 
@@ -30,6 +28,7 @@ from apps.tenancy.auth import ANONYMOUS, InvalidCredentials, Principal, authenti
 from apps.tenancy.models import DEFAULT_APP_ID, App, Domain
 from hector_site.errors import HectorError, NotFound, Unauthorized, error_response
 from hector_site.lean import is_lean
+from hector_site.middleware import DualMiddleware
 
 APP_PREFIX = re.compile(r"^/apps/(?P<app>[^/]+)(?P<rest>/.*)?$")
 
@@ -63,19 +62,8 @@ class _DomainCache:
 domain_cache = _DomainCache()
 
 
-class TenantMiddleware:
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
-        self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
-        if self.is_async:
-            return self._acall(request)
+class TenantMiddleware(DualMiddleware):
+    def _call(self, request: HttpRequest) -> HttpResponse:
         try:
             _enter_tenant(request)
         except HectorError as error:
