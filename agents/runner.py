@@ -168,13 +168,33 @@ class Runner:
         await self._resolver.aclose()
         built, self._built_llms = self._built_llms, {}
         remotes, self._remotes = self._remotes, {}
+        # Clients of other loops are skipped: their loop is gone or elsewhere, with their
+        # connections.
+        await self._close_clients(built, remotes, asyncio.get_running_loop())
+
+    async def release_loop(self) -> None:
+        """Close the LLM and remote-agent clients bound to the running loop, before that loop
+        ends (a worker runs each task on a loop of its own). Unclosed, their connections would
+        only be dropped by the garbage collector, with an error logged for each aiohttp session."""
         loop = asyncio.get_running_loop()
+        built = {key: c for key, c in self._built_llms.items() if key[1] is loop}
+        remotes = {key: c for key, c in self._remotes.items() if key[1] is loop}
+        for key in built:
+            del self._built_llms[key]
+        for key in remotes:
+            del self._remotes[key]
+        await self._close_clients(built, remotes, loop)
+
+    @staticmethod
+    async def _close_clients(
+        built: Mapping[tuple[str, asyncio.AbstractEventLoop], LLM],
+        remotes: Mapping[tuple[str, asyncio.AbstractEventLoop], A2AClient],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
         clients: list[tuple[str, Any]] = [
             (f"llm={n}", c) for (n, owner), c in built.items() if owner is loop
         ]
         clients += [(f"remote={n}", c) for (n, owner), c in remotes.items() if owner is loop]
-        # Clients of other loops are skipped: their loop is gone or elsewhere, with their
-        # connections.
         for name, client in clients:
             try:
                 await client.aclose()

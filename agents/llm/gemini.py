@@ -24,6 +24,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
+import aiohttp
 import pydantic
 from google import genai
 from google.genai import errors as genai_errors
@@ -112,12 +113,13 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 
 
 def _http_error_classes() -> tuple[tuple[type[Exception], ...], ...]:
-    """(timeouts, other transport failures, undecodable bodies) of httpx and httpx2.
+    """(timeouts, other transport failures, undecodable bodies) of aiohttp, httpx and httpx2.
 
-    The SDK picks httpx2 when installed and httpx otherwise, and lets their errors through.
+    The SDK's async client picks aiohttp when installed (as it is: the other providers' SDKs use
+    it too), else httpx2, else httpx, and lets their errors through.
     """
-    timeouts: list[type[Exception]] = []
-    transport: list[type[Exception]] = []
+    timeouts: list[type[Exception]] = [aiohttp.ServerTimeoutError, TimeoutError]
+    transport: list[type[Exception]] = [aiohttp.ClientError]
     decoding: list[type[Exception]] = []
     for name in ("httpx", "httpx2"):
         try:

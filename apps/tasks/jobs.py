@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from celery import shared_task
 from celery.signals import worker_ready
 from django.db import DatabaseError, connection
@@ -24,14 +23,14 @@ logger = logging.getLogger(__name__)
 @shared_task(name="hector.tasks.run", ignore_result=True)
 def run_task(schema: str, task_id: str) -> None:
     """Claim the task and run it to a final state (or hand a retry back to the queue)."""
-    from apps.tasks.service import TaskService
+    from apps.tasks.service import execute_on_own_loop
 
     app = operations.app_for_schema(schema)
     if app is None:
         logger.warning("task=%s schema=%s discarded: its app no longer exists", task_id, schema)
         return
     try:
-        async_to_sync(TaskService(app).execute)(task_id, in_worker=True)
+        execute_on_own_loop(app, task_id, in_worker=True)
     except TaskNotFound:
         logger.warning("task=%s app=%s discarded: no such task", task_id, app.id)
     except DatabaseError:

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
@@ -354,11 +353,11 @@ def requeue_dead_letter(app: App, task_id: str) -> dict[str, Any]:
 
 def _run_in_background(app: App, task_id: str) -> None:
     """Local dispatch from sync code (no event loop here): a thread with its own loop."""
-    from apps.tasks.service import TaskService
+    from apps.tasks.service import execute_on_own_loop
 
     def run() -> None:
         try:
-            async_to_sync(TaskService(app).execute)(task_id)
+            execute_on_own_loop(app, task_id)
         except Exception:
             logger.exception("task=%s app=%s requeued run failed", task_id, app.id)
 

@@ -43,6 +43,7 @@ __all__ = [
     "detached_context",
     "local_run",
     "override_runtime",
+    "release_loop_clients",
     "runner_for",
     "track_run",
     "untrack_run",
@@ -112,6 +113,12 @@ def mcp_status() -> list[dict[str, Any]]:
         for app_id, cached in list(_runners.items())
         for server in cached.runner.tool_status()
     ]
+
+
+async def release_loop_clients() -> None:
+    """Close what every cached runner holds for the running loop, before that loop ends."""
+    for cached in list(_runners.values()):
+        await cached.runner.release_loop()
 
 
 #: Runs that started on a replaced runner keep it until they end; its clients and MCP servers

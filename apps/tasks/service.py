@@ -45,6 +45,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from asgiref.sync import async_to_sync
+
 from agents.content import DataPart, TextPart, ToolCallPart, ToolResultPart
 from agents.errors import HectorError
 from agents.events import ErrorEvent, EventStored, FinalEvent, InterruptedEvent
@@ -70,7 +72,7 @@ from apps.tasks.mapping import (
     is_final_update,
 )
 from apps.tasks.models import MAX_CONTEXT_ID_LENGTH, TaskState
-from apps.tenancy.context import in_schema
+from apps.tenancy.context import deferred_commits, in_schema
 from apps.tenancy.models import App
 
 __all__ = ["TaskService"]
@@ -118,16 +120,18 @@ class TaskService:
         interrupted). Non-blocking: return it at once; the run goes on in this process."""
         _check_history_length(history_length)
         queued = not blocking and queue.uses_workers()
-        task = await self._admit(
-            agent=agent,
-            user_id=user_id,
-            message=message,
-            push_config=push_config,
-            metadata=metadata,
-            wire_version=wire_version,
-            blocking=blocking,
-            queued=queued,
-        )
+        # A blocking send tells its caller nothing before the final state's synchronous commit.
+        with deferred_commits(blocking):
+            task = await self._admit(
+                agent=agent,
+                user_id=user_id,
+                message=message,
+                push_config=push_config,
+                metadata=metadata,
+                wire_version=wire_version,
+                blocking=blocking,
+                queued=queued,
+            )
         if not blocking:
             if not queued:  # no workers: this process is the queue
                 self._start(task.id, self.execute(task.id))
@@ -601,10 +605,12 @@ class TaskService:
         await bus.publish(self.schema, task.id, translator.working())
         deadline = claim.deadline_at if claim is not None else None
         try:
+            # The run's writes commit without a flush each: `_finish` flushes them all.
             async with asyncio.timeout(_seconds_until(deadline)):
-                return await self._consume(
-                    task, translator, invocation_id=invocation_id, resume=resume
-                )
+                with deferred_commits():
+                    return await self._consume(
+                        task, translator, invocation_id=invocation_id, resume=resume
+                    )
         except asyncio.CancelledError:
             raise
         except TimeoutError:
@@ -737,6 +743,19 @@ class _Outcome:
 
 class CorruptCheckpoint(Exception):
     """A stored checkpoint that cannot be resumed from; its task is dead-lettered."""
+
+
+def execute_on_own_loop(app: App, task_id: str, *, in_worker: bool = False) -> Task:
+    """`TaskService.execute` from sync code (a queue worker, a thread): on a loop of its own,
+    whose LLM and remote-agent clients are closed before it ends."""
+
+    async def execute() -> Task:
+        try:
+            return await TaskService(app).execute(task_id, in_worker=in_worker)
+        finally:
+            await runtime.release_loop_clients()
+
+    return async_to_sync(execute)()
 
 
 def _stored_then_published(

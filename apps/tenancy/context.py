@@ -15,13 +15,15 @@ thread either: that serialised every run's statements behind each other.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
+import psycopg
 from asgiref.sync import AsyncToSync, sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -57,13 +59,61 @@ async def in_schema(schema: str, fn: Callable[P, T], *args: P.args, **kwargs: P.
         # its own schema (middleware, in_schema, schema_context), so nothing relies on a reset.
         if connection.schema_name != schema:
             connection.set_schema(schema)
-        return fn(*args, **kwargs)
+        if not _commit_deferred.get():
+            return fn(*args, **kwargs)
+        with connection.execute_wrapper(_commit_asynchronously):
+            return fn(*args, **kwargs)
 
     loop = asyncio.get_running_loop()
     if _under_async_to_sync(loop):
         return await sync_to_async(call, thread_sensitive=True)()
     context = contextvars.copy_context()
     return await loop.run_in_executor(_db_executor(), context.run, _on_db_thread, call)
+
+
+# --- Deferred commits ---------------------------------------------------------------------------
+
+_commit_deferred: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "hector_commit_deferred", default=False
+)
+_WRITES = ("insert", "update", "delete", "with")
+_ASYNC_COMMIT = "SET LOCAL synchronous_commit TO off; "
+
+
+@contextlib.contextmanager
+def deferred_commits(deferred: bool = True) -> Iterator[None]:
+    """Writes of the hops made inside commit without waiting for their WAL flush.
+
+    For writes nobody has been told about yet, followed by one that is: a blocking send's
+    admission, and a run's session events and checkpoints, all followed by the write of the
+    task's final (or interrupted) state, which commits synchronously before anyone hears of
+    it. A synchronous commit flushes the WAL up to itself, so it makes every write before it
+    durable too. Until then they are visible to every connection as usual and only a crash of
+    Postgres itself (not of this process) within `wal_writer_delay` could lose them, with the
+    answer they would have led to. Each saves a flush: the largest part of a commit's cost.
+    `deferred=False` opens a scope of synchronous commits inside a deferred one."""
+    token = _commit_deferred.set(deferred)
+    try:
+        yield
+    finally:
+        _commit_deferred.reset(token)
+
+
+def _commit_asynchronously(
+    execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]
+) -> Any:
+    """Django execute wrapper: a write becomes `SET LOCAL synchronous_commit TO off; <write>`,
+    one round trip and one implicit transaction (or part of the enclosing one). Only on
+    client-side binding cursors (Django's default), the ones that may send several statements;
+    the cursor is then moved to the write's own result."""
+    cursor = context["cursor"].cursor
+    if many or not isinstance(cursor, psycopg.ClientCursor):
+        return execute(sql, params, many, context)
+    if not sql.lstrip()[:6].lower().startswith(_WRITES):
+        return execute(sql, params, many, context)
+    result = execute(_ASYNC_COMMIT + sql, params, many, context)
+    cursor.nextset()
+    return result
 
 
 def _under_async_to_sync(loop: asyncio.AbstractEventLoop) -> bool:

@@ -348,6 +348,40 @@ async def test_llm_clients_are_built_once_per_name_and_closed() -> None:
     assert built[0].closed
 
 
+def test_release_loop_closes_only_the_clients_of_the_running_loop() -> None:
+    """A worker runs each task on a loop of its own: the clients that loop built are closed
+    before it ends, and the next loop builds its own."""
+    built: list[ScriptedLLM] = []
+
+    def factory(config: LLMConfig) -> LLM:
+        client = ScriptedLLM([], model=config.model or "")
+        client.script.default = Reply(text="hi")
+        built.append(client)
+        return client
+
+    runner = Runner(
+        make_config({"a": {"instruction": "x"}}),
+        sessions=InMemorySessionService(),
+        llm_factory=factory,
+    )
+
+    async def run_then_release() -> None:
+        await collect(runner, agent="a")
+        await runner.release_loop()
+
+    async def run_only() -> None:
+        await collect(runner, agent="a")
+
+    asyncio.run(run_only())
+    asyncio.run(run_then_release())
+    assert len(built) == 2
+    assert not built[0].closed  # another loop's client: left alone
+    assert built[1].closed
+    asyncio.run(run_then_release())
+    assert len(built) == 3
+    assert built[2].closed
+
+
 async def test_given_llm_clients_are_not_closed() -> None:
     runner, llm, _ = make_runner([Reply(text="hi")])
     await collect(runner)

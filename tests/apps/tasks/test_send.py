@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from agents.content import DataPart, TextPart
 from agents.tasks import InvalidParams, Task
 from apps.tasks.service import TaskService
+from apps.tenancy import context
 from apps.tenancy.models import App
 from tests.apps.tasks.helpers import drive, eventually, user_message
 from tests.fakes.ollama_server import Fake
@@ -151,6 +154,68 @@ def test_non_blocking_send_returns_at_once_and_the_run_completes(
 
     assert returned.status.state in ("submitted", "working")
     assert final.artifacts[0].parts == (TextPart("later"),)
+
+
+@pytest.fixture
+def deferred_writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The statements sent to commit without waiting for their WAL flush."""
+    seen: list[str] = []
+    original = context._commit_asynchronously
+
+    def recording(execute: Any, sql: str, params: Any, many: bool, ctx: dict[str, Any]) -> Any:
+        def recorded(sent: str, *args: Any) -> Any:
+            if sent.startswith(context._ASYNC_COMMIT):
+                seen.append(sent)
+            return execute(sent, *args)
+
+        return original(recorded, sql, params, many, ctx)
+
+    monkeypatch.setattr(context, "_commit_asynchronously", recording)
+    return seen
+
+
+def _count(statements: list[str], needle: str) -> int:
+    return sum(needle in statement for statement in statements)
+
+
+def test_a_blocking_send_flushes_only_its_final_state(
+    task_app: App, fake_llm_server: Fake, deferred_writes: list[str]
+) -> None:
+    """Nobody hears of a blocking send before its final state: admission, session and events
+    commit asynchronously, and the final state's synchronous commit flushes them all."""
+    fake_llm_server.script.extend([Reply(text="hi")])
+    service = TaskService(task_app)
+
+    task = drive(lambda: service.send(agent="assistant", user_id="ann", message=user_message()))
+
+    assert task.status.state == "completed"
+    assert _count(deferred_writes, 'INSERT INTO "tasks_task"') == 1
+    assert _count(deferred_writes, "INSERT INTO conversations_session") == 1
+    assert _count(deferred_writes, "INSERT INTO conversations_event") == 2  # question, answer
+    assert _count(deferred_writes, "UPDATE tasks_task") == 0  # never the final state
+
+
+def test_a_non_blocking_send_flushes_its_admission(
+    task_app: App, fake_llm_server: Fake, deferred_writes: list[str]
+) -> None:
+    """Its caller is told of the task at once: the admission commits synchronously."""
+    fake_llm_server.script.extend([Reply(text="later")])
+    service = TaskService(task_app)
+
+    async def scenario() -> None:
+        task = await service.send(
+            agent="assistant", user_id="ann", message=user_message(), blocking=False
+        )
+
+        async def done() -> bool:
+            return (await service.get(task.id)).status.state == "completed"
+
+        await eventually(done)
+
+    drive(scenario)
+    assert _count(deferred_writes, 'INSERT INTO "tasks_task"') == 0
+    assert _count(deferred_writes, "INSERT INTO conversations_event") == 2
+    assert _count(deferred_writes, "UPDATE tasks_task") == 0
 
 
 def test_empty_message_is_invalid(task_app: App) -> None:
