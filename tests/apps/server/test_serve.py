@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -152,3 +153,24 @@ def test_a_dead_queue_worker_is_started_again(tmp_path: Path) -> None:
         assert "exited with -9" in live.text()
     finally:
         live.stop()
+
+
+def test_sigterm_stops_the_server_and_its_queue_children(tmp_path: Path) -> None:
+    """A graceful stop: the HTTP server drains, then the worker and beat children it started
+    are stopped with it, and the command exits 0."""
+    live = start_live_server(tmp_path / "data", workers=True)
+    try:
+        server = psutil.Process(live.process.pid)
+        deadline = time.monotonic() + 30
+        while len(server.children()) < 2:
+            assert time.monotonic() < deadline, live.text()
+            time.sleep(0.1)
+        children = server.children()
+        live.process.send_signal(signal.SIGTERM)
+        assert live.process.wait(timeout=30) == 0, live.text()
+        gone, alive = psutil.wait_procs(children, timeout=15)
+        assert alive == [], live.text()
+        assert gone
+    finally:
+        if live.process.poll() is None:
+            live.stop()
