@@ -53,23 +53,14 @@ def create_session(
     """A new session; `app:`/`user:` keys of the initial state go to their shared scopes.
 
     One `INSERT ... ON CONFLICT DO NOTHING` tells "created" from "exists" without a transaction
-    of its own: a new session is on the path of every first A2A message.
+    of its own: a new session is on the path of every first A2A message. With no shared keys to
+    write, the same statement reads the shared state the new session starts with.
     """
     session_id = session_id or uuid.uuid4().hex
     if len(session_id) > MAX_SESSION_ID_LENGTH:
         raise ValueError(f"session id longer than {MAX_SESSION_ID_LENGTH} characters")
     session_part, app_part, user_part = split_state_delta(state or {})
     created = now()
-    with _atomic_if(bool(app_part or user_part)), connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {SessionRow._meta.db_table} "
-            "(id, user_id, agent, state, created_at, updated_at, last_sequence) "
-            "VALUES (%s, %s, %s, %s::jsonb, %s, %s, 0) ON CONFLICT (id) DO NOTHING RETURNING id",
-            [session_id, user_id, agent, json.dumps(session_part), created, created],
-        )
-        if cursor.fetchone() is None:
-            raise ValueError(f'session "{session_id}" already exists')
-        _write_shared_state(user_id=user_id, app_part=app_part, user_part=user_part)
     row = SessionRow(
         id=session_id,
         user_id=user_id,
@@ -78,6 +69,28 @@ def create_session(
         created_at=created,
         updated_at=created,
     )
+    insert = (
+        f"INSERT INTO {SessionRow._meta.db_table} "
+        "(id, user_id, agent, state, created_at, updated_at, last_sequence) "
+        "VALUES (%s, %s, %s, %s::jsonb, %s, %s, 0) ON CONFLICT (id) DO NOTHING RETURNING id"
+    )
+    values = [session_id, user_id, agent, json.dumps(session_part), created, created]
+    if not (app_part or user_part):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH created AS ({insert}) SELECT true, NULL, NULL, NULL FROM created "
+                f"UNION ALL {_SHARED_STATE_SQL}",
+                [*values, [user_id]],
+            )
+            found = cursor.fetchall()
+        if not any(tag is True for tag, *_ in found):
+            raise ValueError(f'session "{session_id}" already exists')
+        return _sessions([row], {}, _shared_state([r for r in found if r[0] is not True]))[0]
+    with _atomic_if(True), connection.cursor() as cursor:
+        cursor.execute(insert, values)
+        if cursor.fetchone() is None:
+            raise ValueError(f'session "{session_id}" already exists')
+        _write_shared_state(user_id=user_id, app_part=app_part, user_part=user_part)
     return _views([row], new=True)[0]
 
 
@@ -166,24 +179,43 @@ def _views(rows: Sequence[SessionRow], *, new: bool = False) -> list[Session]:
             .annotate(count=Count("pk"))
         )
     )
-    app_state: dict[str, Any] = {}
-    user_states: dict[str, dict[str, Any]] = defaultdict(dict)
     with connection.cursor() as cursor:  # both shared scopes in one round trip
-        cursor.execute(
-            f"SELECT NULL, key, value::text FROM {AppState._meta.db_table} UNION ALL "
-            f"SELECT user_id, key, value::text FROM {UserState._meta.db_table} "
-            "WHERE user_id = ANY(%s)",
-            [sorted({row.user_id for row in rows})],
-        )
-        for user_id, key, value in cursor.fetchall():
-            target = app_state if user_id is None else user_states[user_id]
-            target[key] = None if value is None else json.loads(value)
+        cursor.execute(_SHARED_STATE_SQL, [sorted({row.user_id for row in rows})])
+        shared = _shared_state(cursor.fetchall())
+    return _sessions(rows, counts, shared)
+
+
+#: (NULL, NULL, key, value) of the app-wide state and (NULL, user, key, value) of the users'.
+_SHARED_STATE_SQL = (
+    f"SELECT NULL, NULL, key, value::text FROM {AppState._meta.db_table} UNION ALL "
+    f"SELECT NULL, user_id, key, value::text FROM {UserState._meta.db_table} "
+    "WHERE user_id = ANY(%s)"
+)
+
+
+@dataclass(frozen=True)
+class _SharedState:
+    app: dict[str, Any]
+    users: dict[str, dict[str, Any]]
+
+
+def _shared_state(rows: Sequence[tuple[Any, ...]]) -> _SharedState:
+    shared = _SharedState({}, defaultdict(dict))
+    for _, user_id, key, value in rows:
+        target = shared.app if user_id is None else shared.users[user_id]
+        target[key] = None if value is None else json.loads(value)
+    return shared
+
+
+def _sessions(
+    rows: Sequence[SessionRow], counts: Mapping[str, int], shared: _SharedState
+) -> list[Session]:
     return [
         Session(
             id=row.id,
             user_id=row.user_id,
             agent=row.agent,
-            state=merged_state(row.state, app_state, user_states[row.user_id]),
+            state=merged_state(row.state, shared.app, shared.users.get(row.user_id, {})),
             created_at=row.created_at,
             updated_at=row.updated_at,
             event_count=counts.get(row.id, 0),
