@@ -188,7 +188,8 @@ class Command(BaseCommand):
     def _run_server(self, host: str, port: int) -> None:
         """uvicorn with httptools: in side-by-side runs it spent a sixth less CPU per A2A
         `message/send` than daphne, whose Twisted request parsing runs every POST's
-        Content-Type through the email package. Websockets (the Studio chat) on `websockets`."""
+        Content-Type through the email package. Websockets (the Studio chat): `websockets`'
+        sans-I/O implementation."""
         import uvicorn
 
         from hector_site.asgi import application
@@ -200,7 +201,7 @@ class Command(BaseCommand):
                 port=port,
                 loop="asyncio",
                 http="httptools",
-                ws="websockets",
+                ws="websockets-sansio",
                 lifespan="off",  # Django's ASGI handler has no lifespan events
                 log_config=None,  # keep Django's logging configuration
                 access_log=False,
