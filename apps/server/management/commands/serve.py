@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -215,6 +216,7 @@ class Command(BaseCommand):
         # (the default SIGTERM handler would kill the process on the spot).
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, _stop)
+        _tune_gc()
         with contextlib.suppress(_Stopped):
             server.run()
 
@@ -225,3 +227,20 @@ class _Stopped(Exception):
 
 def _stop(signum: int, frame: object) -> None:
     raise _Stopped
+
+
+#: Allocations between young-generation collections (CPython's default: 700).
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def _tune_gc() -> None:
+    """Measured on the A2A hot path, the cyclic garbage collector took about a millisecond of
+    CPU per `message/send`: every full collection walked the whole start-up heap (Django, the
+    SDKs, the config) for 100-200 ms, and young collections ran every 700 allocations, a few
+    per request. What exists at this point lives as long as the process: frozen, collections
+    skip it. Young objects mostly die by reference counting before a collection sees them, so
+    fewer, larger young collections do less work in all (GC time of a 1,600-send run: 1.7 s
+    with the defaults, 0.3 s tuned)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
