@@ -59,7 +59,11 @@ class InvocationContext:
     async def append(self, event: Event) -> Event:
         if self.branch and not event.branch:
             event = dataclasses.replace(event, branch=self.branch)
-        stored = await self.store.append_event(self.session, event)
+        return self.adopt(event, await self.store.append_event(self.session, event))
+
+    def adopt(self, event: Event, stored: Event) -> Event:
+        """What `append` records of an event the store has already stored as `stored` (a new
+        session's first, stored with it)."""
         self.state.update(event.actions.state_delta)
         self.written.update(event.actions.state_delta)
         self.events.append(stored)

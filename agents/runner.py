@@ -56,7 +56,7 @@ from agents.llm_agent import (
     status_of,
 )
 from agents.remote_agent import RemoteAgent
-from agents.sessions import TEMP_PREFIX, Event, EventActions, Session, SessionService
+from agents.sessions import TEMP_PREFIX, Event, EventActions, Opened, SessionService
 from agents.steps_agent import StepsAgent
 from agents.workflow import ConditionalAgent, LoopAgent, ParallelAgent, SequentialAgent
 from tools.approvals import (
@@ -228,15 +228,23 @@ class Runner:
         again. `task_id` names the A2A task the turn serves, kept with approval requests.
         """
         invocation_id = invocation_id or uuid.uuid4().hex
+        delta = dict(state_delta or {})
+        user_event = Event(
+            author="user",
+            role="user",
+            parts=_user_parts(message),
+            invocation_id=invocation_id,
+            actions=EventActions(state_delta=delta),
+        )
         try:
             root = await self._agent(agent)
-            session = await self._open_session(agent, user_id, session_id)
+            # A new session is created with the message as its first event, in one step.
+            session, first = await self._open_session(agent, user_id, session_id, user_event)
             # A session created just now has no history: skip the round trip.
             history = await self.sessions.list_events(session.id) if session.event_count else []
         except Exception as exc:
             yield self._error_event(agent, exc, session_id)
             return
-        delta = dict(state_delta or {})
         temp = {k: v for k, v in delta.items() if k.startswith(TEMP_PREFIX)}
         ctx = InvocationContext(
             store=self.sessions,
@@ -249,13 +257,6 @@ class Runner:
             approvals=self.approvals,
             task_id=task_id,
         )
-        user_event = Event(
-            author="user",
-            role="user",
-            parts=_user_parts(message),
-            invocation_id=invocation_id,
-            actions=EventActions(state_delta=delta),
-        )
         finished = False
         try:
             awaiting = await self._awaiting_approval(ctx)
@@ -264,7 +265,12 @@ class Runner:
             elif resume and any(e.invocation_id == invocation_id for e in history):
                 turn = _resumed(root, ctx)
             else:
-                yield EventStored(await ctx.append(user_event))
+                stored = (
+                    ctx.adopt(user_event, first)
+                    if first is not None
+                    else await ctx.append(user_event)
+                )
+                yield EventStored(stored)
                 turn = root.run(ctx)
             async with aclosing(turn) as events:
                 async for event in events:
@@ -530,13 +536,20 @@ class Runner:
 
     # --- sessions ------------------------------------------------------------------------
 
-    async def _open_session(self, agent: str, user_id: str, session_id: str | None) -> Session:
+    async def _open_session(
+        self, agent: str, user_id: str, session_id: str | None, first: Event
+    ) -> Opened:
+        """The session, with `first` stored as its first event when it is created here (a
+        session that already has events may be waiting for an approval decision instead)."""
         if session_id is None:
-            return await self.sessions.create(user_id=user_id, agent=agent)
-        session = await self.sessions.open(session_id, user_id=user_id, agent=agent)
-        if session.user_id != user_id:
+            session = await self.sessions.create(user_id=user_id, agent=agent)
+            return Opened(session, None)
+        opened = await self.sessions.open_or_start(
+            session_id, user_id=user_id, agent=agent, first=first
+        )
+        if opened.session.user_id != user_id:
             raise SessionForbidden(f'session "{session_id}" not found')
-        return session
+        return opened
 
     async def _record_status(
         self, ctx: InvocationContext, agent: str, state: str, message: str

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from agents.content import Part
 
@@ -108,6 +108,13 @@ class SessionNotFound(LookupError):
         self.session_id = session_id
 
 
+class Opened(NamedTuple):
+    """What `SessionService.open_or_start` found or made."""
+
+    session: Session  # as opened: before `first`
+    first: Event | None  # `first` as stored when the session was created now; else None
+
+
 class SessionService(Protocol):
     async def create(
         self,
@@ -124,6 +131,13 @@ class SessionService(Protocol):
     async def open(self, session_id: str, *, user_id: str, agent: str) -> Session:
         """The session `session_id`, created for `user_id` and `agent` when absent, in one
         step: every run opens one. It may belong to another user; the caller checks."""
+
+    async def open_or_start(
+        self, session_id: str, *, user_id: str, agent: str, first: Event
+    ) -> Opened:
+        """`open`, and when this call creates the session, `first` stored as its first event in
+        the same step (a new conversation's first message). The session is returned as `open`
+        returns it; for one that existed nothing is stored and the caller appends as usual."""
 
     async def append_event(self, session: Session, event: Event) -> Event:
         """Store the event and apply its state delta atomically; return it with its sequence."""
@@ -262,6 +276,19 @@ class InMemorySessionService:
             return await self.create(user_id=user_id, agent=agent, session_id=session_id)
         except ValueError:  # created meanwhile
             return self._view(self._sessions[session_id])
+
+    async def open_or_start(
+        self, session_id: str, *, user_id: str, agent: str, first: Event
+    ) -> Opened:
+        if session_id in self._sessions:
+            return Opened(await self.open(session_id, user_id=user_id, agent=agent), None)
+        try:
+            session = await self.create(user_id=user_id, agent=agent, session_id=session_id)
+        except ValueError:  # created meanwhile
+            return Opened(self._view(self._sessions[session_id]), None)
+        if first.partial:  # never stored: the caller's append returns it as it is
+            return Opened(session, None)
+        return Opened(session, await self.append_event(session, first))
 
     async def get(self, session_id: str, *, user_id: str | None = None) -> Session | None:
         row = self._sessions.get(session_id)

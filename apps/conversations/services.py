@@ -112,11 +112,80 @@ def open_session(session_id: str, *, user_id: str, agent: str) -> Session:
         raise ValueError(f"session id longer than {MAX_SESSION_ID_LENGTH} characters")
     try:
         return create_session(user_id=user_id, agent=agent, session_id=session_id)
-    except ValueError:
-        session = get_session(session_id)
-        if session is None:  # deleted between the two statements
-            raise SessionNotFound(session_id) from None
-        return session
+    except ValueError:  # it exists
+        pass
+    return _existing(session_id)
+
+
+def open_or_start(
+    session_id: str, *, user_id: str, agent: str, first: Event
+) -> tuple[Session, Event | None]:
+    """`open_session`, and when it creates the session, `first` stored as its event 1.
+
+    A new conversation's first message is one statement: the session INSERT, the event INSERT
+    under it and the read of the shared state it starts with. When the event writes shared
+    (`app:`/`user:`) keys, or is partial, the session is opened first and the event appended
+    as usual, in the same hop.
+    """
+    if len(session_id) > MAX_SESSION_ID_LENGTH:
+        raise ValueError(f"session id longer than {MAX_SESSION_ID_LENGTH} characters")
+    stored = stored_event(first, 1)
+    session_part, app_part, user_part = split_state_delta(stored.actions.state_delta)
+    if first.partial or app_part or user_part:
+        try:
+            session = create_session(user_id=user_id, agent=agent, session_id=session_id)
+        except ValueError:  # it exists
+            return _existing(session_id), None
+        if first.partial:
+            return session, None
+        return session, append_event(session_id=session_id, event=first)
+    created = now()
+    fields = _event_fields(stored)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _START_SQL,
+                [
+                    session_id,
+                    user_id,
+                    agent,
+                    json.dumps(session_part),
+                    created,
+                    created,
+                    fields["event_id"],
+                    fields["invocation_id"],
+                    fields["author"],
+                    fields["role"],
+                    json.dumps(fields["parts"]),
+                    json.dumps(fields["actions"]),
+                    json.dumps(fields["usage"]),
+                    fields["timestamp"],
+                    fields["branch"],
+                    [user_id],
+                ],
+            )
+            found = cursor.fetchall()
+    except IntegrityError as exc:  # the session id is taken care of: the event id clashed
+        raise ValueError(f'event "{first.id}" already exists') from exc
+    if not any(tag is True for tag, *_ in found):
+        return _existing(session_id), None
+    row = SessionRow(
+        id=session_id,
+        user_id=user_id,
+        agent=agent,
+        state={},
+        created_at=created,
+        updated_at=created,
+    )
+    shared = _shared_state([r for r in found if r[0] is not True])
+    return _sessions([row], {}, shared)[0], stored
+
+
+def _existing(session_id: str) -> Session:
+    session = get_session(session_id)
+    if session is None:  # deleted between the two statements
+        raise SessionNotFound(session_id)
+    return session
 
 
 def get_session(session_id: str, *, user_id: str | None = None) -> Session | None:
@@ -270,6 +339,28 @@ SELECT locked.id, locked.last_sequence, %s, %s, %s, %s, %s::jsonb, %s::jsonb, fa
        %s
   FROM locked
 RETURNING sequence, (SELECT user_id FROM locked)
+"""
+
+
+#: A new session (its state: the first event's delta; its sequence: 1) and its first event, then
+#: the shared state it starts with (the session as opened has not seen the event yet).
+_START_SQL = f"""
+WITH created AS (
+    INSERT INTO {SessionRow._meta.db_table}
+           (id, user_id, agent, state, created_at, updated_at, last_sequence)
+    VALUES (%s, %s, %s, %s::jsonb, %s, %s, 1)
+    ON CONFLICT (id) DO NOTHING
+ RETURNING id
+), first AS (
+    INSERT INTO {EventRow._meta.db_table}
+           (session_id, sequence, event_id, invocation_id, author, role, parts, actions, partial,
+            usage, timestamp, branch)
+    SELECT created.id, 1, %s, %s, %s, %s, %s::jsonb, %s::jsonb, false, %s::jsonb, %s, %s
+      FROM created
+ RETURNING sequence
+)
+SELECT true, NULL, NULL, NULL FROM first
+ UNION ALL {_SHARED_STATE_SQL}
 """
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from agents.sessions import Artifact, Event, Session
+from agents.sessions import Artifact, Event, Opened, Session
 from apps.conversations import services
 from apps.tenancy.context import in_schema
 
@@ -46,6 +46,19 @@ class PostgresSessionService:
         return await in_schema(
             self.schema, services.open_session, session_id, user_id=user_id, agent=agent
         )
+
+    async def open_or_start(
+        self, session_id: str, *, user_id: str, agent: str, first: Event
+    ) -> Opened:
+        session, stored = await in_schema(
+            self.schema,
+            services.open_or_start,
+            session_id,
+            user_id=user_id,
+            agent=agent,
+            first=first,
+        )
+        return Opened(session, stored)
 
     async def append_event(self, session: Session, event: Event) -> Event:
         return await in_schema(

@@ -174,6 +174,79 @@ def test_concurrent_opens_of_one_id_create_one_session(service: SessionService) 
     drive(scenario)
 
 
+def test_open_or_start_stores_the_first_event_only_when_it_creates(
+    service: SessionService,
+) -> None:
+    async def scenario() -> None:
+        await service.append_event(
+            await service.create(user_id="alice", agent="assistant"),
+            delta_event({"app:theme": "dark", "user:lang": "fr"}),
+        )
+        first = user_event("hello", plan="a", **{"temp:scratch": 1})
+        session, stored = await service.open_or_start(
+            "s1", user_id="alice", agent="assistant", first=first
+        )
+        # The session as opened (before its first event), the shared state it starts with.
+        assert (session.id, session.user_id, session.event_count) == ("s1", "alice", 0)
+        assert session.state == {"app:theme": "dark", "user:lang": "fr"}
+        assert stored is not None
+        assert (stored.id, stored.sequence, stored.parts) == (first.id, 1, (TextPart("hello"),))
+        assert dict(stored.actions.state_delta) == {"plan": "a"}  # temp keys are never stored
+        assert await service.list_events("s1") == [stored]
+        now_stored = await service.get("s1")
+        assert now_stored is not None
+        assert now_stored.event_count == 1
+        assert session_scope(now_stored.state) == {"plan": "a"}
+
+        again, nothing = await service.open_or_start(
+            "s1", user_id="alice", agent="assistant", first=user_event("again")
+        )
+        assert nothing is None
+        assert (again.event_count, session_scope(again.state)) == (1, {"plan": "a"})
+        assert [e.id for e in await service.list_events("s1")] == [stored.id]
+
+    drive(scenario)
+
+
+def test_open_or_start_with_shared_keys_and_partial_first_events(
+    service: SessionService,
+) -> None:
+    async def scenario() -> None:
+        _, stored = await service.open_or_start(
+            "s1", user_id="alice", agent="assistant", first=user_event(**{"app:x": 1})
+        )
+        assert stored is not None
+        assert stored.sequence == 1
+        other = await service.create(user_id="bob", agent="assistant")
+        assert (await service.get(other.id)).state == {"app:x": 1}  # type: ignore[union-attr]
+
+        partial = delta_event({"k": 1}, partial=True)
+        created, kept = await service.open_or_start(
+            "s2", user_id="alice", agent="assistant", first=partial
+        )
+        assert kept is None  # partial events are never stored
+        assert created.id == "s2"
+        assert await service.list_events("s2") == []
+
+    drive(scenario)
+
+
+def test_concurrent_open_or_start_stores_one_first_event(service: SessionService) -> None:
+    async def scenario() -> None:
+        firsts = [user_event(f"m{i}") for i in range(5)]
+        opened = await asyncio.gather(
+            *(
+                service.open_or_start("s1", user_id="alice", agent="assistant", first=first)
+                for first in firsts
+            )
+        )
+        stored = [o.first for o in opened if o.first is not None]
+        assert len(stored) == 1
+        assert [e.id for e in await service.list_events("s1")] == [stored[0].id]
+
+    drive(scenario)
+
+
 # --- events and state ---------------------------------------------------------------------------
 
 
