@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest, HttpResponse
 from django.middleware.security import SecurityMiddleware
-from django.urls import Resolver404, ResolverMatch, get_resolver
+from django.urls import Resolver404, ResolverMatch, URLResolver, get_resolver
 
 from hector_site.middleware import DualMiddleware
 
@@ -32,13 +32,32 @@ def lean(view: V) -> V:
     return view
 
 
+#: (resolver, path) -> the lean route or None; remembered because resolving walks every pattern
+#: on each request. Keyed by the resolver object: a changed urlconf is a new resolver. Cleared
+#: when full (paths with ids in them vary).
+_routes: dict[tuple[URLResolver, str], ResolverMatch | None] = {}
+_ROUTES_MAX = 4096
+
+
 def lean_route(path_info: str, urlconf: str | None = None) -> ResolverMatch | None:
-    """The route of a `@lean` view at `path_info` (no app prefix), or None."""
+    """The route of a `@lean` view at `path_info` (no app prefix), or None. Views never change
+    a match, so requests of one path share it."""
+    resolver = get_resolver(urlconf)
+    key = (resolver, path_info)
     try:
-        match = get_resolver(urlconf).resolve(path_info)
+        return _routes[key]
+    except KeyError:
+        pass
+    try:
+        match: ResolverMatch | None = resolver.resolve(path_info)
     except Resolver404:
-        return None
-    return match if getattr(match.func, "lean", False) else None
+        match = None
+    if match is not None and not getattr(match.func, "lean", False):
+        match = None
+    if len(_routes) >= _ROUTES_MAX:
+        _routes.clear()
+    _routes[key] = match
+    return match
 
 
 def _lean_match(request: HttpRequest) -> ResolverMatch | None:

@@ -24,30 +24,11 @@ from hector_site.lean import lean_route
 
 __all__ = ["HectorASGIHandler"]
 
-_LEAN_PATHS_MAX = 4096  # remembered path -> lean?, cleared when full (paths with ids vary)
-
 
 class HectorASGIHandler(ASGIHandler):
-    def __init__(self) -> None:
-        super().__init__()
-        self._lean_paths: dict[str, bool] = {}
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and self._is_lean(scope["path"]):
-            await self._handle_lean(scope, receive, send)
-        else:
-            await super().__call__(scope, receive, send)
-
     def _is_lean(self, path: str) -> bool:
-        known = self._lean_paths.get(path)
-        if known is not None:
-            return known
         prefix = APP_PREFIX.match(path)
-        lean = lean_route(prefix["rest"] or "/" if prefix else path) is not None
-        if len(self._lean_paths) >= _LEAN_PATHS_MAX:
-            self._lean_paths.clear()
-        self._lean_paths[path] = lean
-        return lean
+        return lean_route(prefix["rest"] or "/" if prefix else path) is not None
 
     async def _handle_lean(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """`ASGIHandler.handle` without the signals' and the close's thread hops."""

@@ -8,6 +8,7 @@ slower, and the request's thread keeps its database connection while the view wa
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 from django.core.handlers.asgi import ASGIHandler
@@ -36,3 +37,15 @@ def test_only_lean_routes_skip_the_request_thread_machinery(path: str, lean: boo
     from hector_site.lean_asgi import HectorASGIHandler
 
     assert HectorASGIHandler()._is_lean(path) is lean
+
+
+def test_lean_routes_are_resolved_once_per_path_and_urlconf(settings: Any) -> None:
+    """Requests of one path share a match; another urlconf (a new resolver) resolves again."""
+    from hector_site.lean import lean_route
+
+    first = lean_route("/agents/assistant")
+    assert first is not None
+    assert lean_route("/agents/assistant") is first
+    assert lean_route("/studio/") is None
+    settings.ROOT_URLCONF = "tests.apps.tenancy.probe_urls"  # has no A2A routes
+    assert lean_route("/agents/assistant") is None
