@@ -26,6 +26,12 @@ __all__ = ["HectorASGIHandler"]
 
 
 class HectorASGIHandler(ASGIHandler):
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and self._is_lean(scope["path"]):
+            await self._handle_lean(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
     def _is_lean(self, path: str) -> bool:
         prefix = APP_PREFIX.match(path)
         return lean_route(prefix["rest"] or "/" if prefix else path) is not None

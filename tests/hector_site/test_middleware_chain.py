@@ -49,3 +49,27 @@ def test_lean_routes_are_resolved_once_per_path_and_urlconf(settings: Any) -> No
     assert lean_route("/studio/") is None
     settings.ROOT_URLCONF = "tests.apps.tenancy.probe_urls"  # has no A2A routes
     assert lean_route("/agents/assistant") is None
+
+
+@pytest.mark.parametrize(("path", "lean"), [("/agents/assistant", True), ("/studio/", False)])
+def test_the_handler_serves_lean_routes_on_its_lean_path(
+    path: str, lean: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without it every A2A request takes Django's per-request thread (one per open stream)."""
+    from asgiref.sync import async_to_sync
+
+    from hector_site.lean_asgi import HectorASGIHandler
+
+    taken: list[str] = []
+
+    async def lean_path(self: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        taken.append("lean")
+
+    async def full_path(self: Any, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        taken.append("full")
+
+    monkeypatch.setattr(HectorASGIHandler, "_handle_lean", lean_path)
+    monkeypatch.setattr(ASGIHandler, "__call__", full_path)
+    scope = {"type": "http", "path": path, "method": "POST", "headers": []}
+    async_to_sync(HectorASGIHandler().__call__)(scope, None, None)
+    assert taken == ["lean" if lean else "full"]
