@@ -140,7 +140,6 @@ def open_or_start(
             return session, None
         return session, append_event(session_id=session_id, event=first)
     created = now()
-    fields = _event_fields(stored)
     try:
         with connection.cursor() as cursor:
             cursor.execute(
@@ -152,15 +151,7 @@ def open_or_start(
                     json.dumps(session_part),
                     created,
                     created,
-                    fields["event_id"],
-                    fields["invocation_id"],
-                    fields["author"],
-                    fields["role"],
-                    json.dumps(fields["parts"]),
-                    json.dumps(fields["actions"]),
-                    json.dumps(fields["usage"]),
-                    fields["timestamp"],
-                    fields["branch"],
+                    *_event_values(stored),
                     [user_id],
                 ],
             )
@@ -379,7 +370,6 @@ def append_event(*, session_id: str, event: Event) -> Event:
         return event
     stored = stored_event(event, 0)
     session_part, app_part, user_part = split_state_delta(stored.actions.state_delta)
-    fields = _event_fields(stored)
     try:
         with _atomic_if(bool(app_part or user_part)), connection.cursor() as cursor:
             cursor.execute(
@@ -388,15 +378,7 @@ def append_event(*, session_id: str, event: Event) -> Event:
                     json.dumps(session_part),
                     now(),
                     session_id,
-                    fields["event_id"],
-                    fields["invocation_id"],
-                    fields["author"],
-                    fields["role"],
-                    json.dumps(fields["parts"]),
-                    json.dumps(fields["actions"]),
-                    json.dumps(fields["usage"]),
-                    fields["timestamp"],
-                    fields["branch"],
+                    *_event_values(stored),
                 ],
             )
             row = cursor.fetchone()
@@ -418,6 +400,23 @@ def list_events(session_id: str, *, after: int = 0, limit: int | None = None) ->
     if not events and not _session_exists(session_id):
         raise SessionNotFound(session_id)
     return events
+
+
+def _event_values(event: Event) -> list[Any]:
+    """The event's values in the column order of `_START_SQL` and `_APPEND_SQL`: event_id,
+    invocation_id, author, role, parts, actions, usage, timestamp, branch."""
+    fields = _event_fields(event)
+    return [
+        fields["event_id"],
+        fields["invocation_id"],
+        fields["author"],
+        fields["role"],
+        json.dumps(fields["parts"]),
+        json.dumps(fields["actions"]),
+        json.dumps(fields["usage"]),
+        fields["timestamp"],
+        fields["branch"],
+    ]
 
 
 def _event_fields(event: Event) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -325,14 +325,21 @@ async def test_a_missing_tool_is_a_clear_error() -> None:
     )
 
 
-async def test_llm_clients_are_built_once_per_name_and_closed() -> None:
-    built: list[ScriptedLLM] = []
+def recording_factory(built: list[ScriptedLLM]) -> Callable[[LLMConfig], LLM]:
+    """An LLM factory that answers "hi" and keeps every client it builds in `built`."""
 
     def factory(config: LLMConfig) -> LLM:
         client = ScriptedLLM([], model=config.model or "")
         client.script.default = Reply(text="hi")
         built.append(client)
         return client
+
+    return factory
+
+
+async def test_llm_clients_are_built_once_per_name_and_closed() -> None:
+    built: list[ScriptedLLM] = []
+    factory = recording_factory(built)
 
     runner = Runner(
         make_config({"a": {"instruction": "x"}, "b": {"instruction": "y"}}),
@@ -352,12 +359,7 @@ def test_release_loop_closes_only_the_clients_of_the_running_loop() -> None:
     """A worker runs each task on a loop of its own: the clients that loop built are closed
     before it ends, and the next loop builds its own."""
     built: list[ScriptedLLM] = []
-
-    def factory(config: LLMConfig) -> LLM:
-        client = ScriptedLLM([], model=config.model or "")
-        client.script.default = Reply(text="hi")
-        built.append(client)
-        return client
+    factory = recording_factory(built)
 
     runner = Runner(
         make_config({"a": {"instruction": "x"}}),
