@@ -177,12 +177,8 @@ class Runner:
         ends (a worker runs each task on a loop of its own). Unclosed, their connections would
         only be dropped by the garbage collector, with an error logged for each aiohttp session."""
         loop = asyncio.get_running_loop()
-        built = {key: c for key, c in self._built_llms.items() if key[1] is loop}
-        remotes = {key: c for key, c in self._remotes.items() if key[1] is loop}
-        for key in built:
-            del self._built_llms[key]
-        for key in remotes:
-            del self._remotes[key]
+        built = {key: self._built_llms.pop(key) for key in list(self._built_llms) if key[1] is loop}
+        remotes = {key: self._remotes.pop(key) for key in list(self._remotes) if key[1] is loop}
         await self._close_clients(built, remotes, loop)
 
     @staticmethod
@@ -191,6 +187,7 @@ class Runner:
         remotes: Mapping[tuple[str, asyncio.AbstractEventLoop], A2AClient],
         loop: asyncio.AbstractEventLoop,
     ) -> None:
+        """Close those of `loop`."""
         clients: list[tuple[str, Any]] = [
             (f"llm={n}", c) for (n, owner), c in built.items() if owner is loop
         ]
