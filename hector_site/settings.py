@@ -11,7 +11,7 @@ import secrets
 import warnings
 from pathlib import Path
 
-from hector_site import embedded_pg
+from hector_site import commit_mode, embedded_pg
 from hector_site.database_url import parse_database_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -54,7 +54,18 @@ DATABASE_URL = os.environ.get("DATABASE_URL") or embedded_pg.boot(DATA_DIR)
 _db = parse_database_url(DATABASE_URL)
 _pool_max = int(os.environ.get("HECTOR_DB_POOL_MAX", "20"))
 if _pool_max > 0:
-    _db["OPTIONS"]["pool"] = {"min_size": 1, "max_size": _pool_max, "timeout": 30}
+    _db["OPTIONS"]["pool"] = {
+        "min_size": 1,
+        "max_size": _pool_max,
+        "timeout": 30,
+        "reset": commit_mode.reset_returned,
+    }
+# The statements of every message's path run prepared (apps.tenancy.context.prepared_cursor):
+# Postgres parses and plans each once per connection. Off behind a transaction-mode pooler that
+# does not track prepared statements (PgBouncer before 1.21).
+HECTOR_DB_PREPARED = env_flag("HECTOR_DB_PREPARED", default=True)
+if HECTOR_DB_PREPARED:
+    _db["OPTIONS"].setdefault("prepare_threshold", 0)
 # Threads that run the event loop's ORM hops (apps.tenancy.context), each holding one pooled
 # connection: at most half the pool, so request threads and workers always find one.
 HECTOR_DB_THREADS = int(

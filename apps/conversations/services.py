@@ -38,6 +38,7 @@ from apps.conversations.models import MAX_SESSION_ID_LENGTH, AppState, UserState
 from apps.conversations.models import Artifact as ArtifactRow
 from apps.conversations.models import Event as EventRow
 from apps.conversations.models import Session as SessionRow
+from apps.tenancy.context import prepared_cursor
 from hector_site.errors import BadRequest, NotFound
 
 # --- Sessions -----------------------------------------------------------------------------------
@@ -141,7 +142,7 @@ def open_or_start(
         return session, append_event(session_id=session_id, event=first)
     created = now()
     try:
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(
                 _START_SQL,
                 [
@@ -371,7 +372,7 @@ def append_event(*, session_id: str, event: Event) -> Event:
     stored = stored_event(event, 0)
     session_part, app_part, user_part = split_state_delta(stored.actions.state_delta)
     try:
-        with _atomic_if(bool(app_part or user_part)), connection.cursor() as cursor:
+        with _atomic_if(bool(app_part or user_part)), prepared_cursor() as cursor:
             cursor.execute(
                 _APPEND_SQL,
                 [

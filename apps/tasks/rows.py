@@ -44,6 +44,7 @@ from apps.tasks.mapping import RESPONSE_ARTIFACT
 from apps.tasks.models import Checkpoint as CheckpointRow
 from apps.tasks.models import PushNotificationConfig, TaskState
 from apps.tasks.models import Task as TaskRow
+from apps.tenancy.context import prepared_cursor
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def _insert(row: TaskRow) -> None:
     columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
     values = [field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields]
     placeholders = ", ".join(["%s"] * len(fields))
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {connection.ops.quote_name(TaskRow._meta.db_table)} ({columns}) "
             f"VALUES ({placeholders})",
@@ -410,8 +411,8 @@ def retry_in_place(task_id: str, *, owner: str, lease_s: float) -> Admission:
 
 _CHECKPOINT_SQL = """
 INSERT INTO {table} (task_id, sequence, kind, snapshot, created_at)
-SELECT %(task_id)s, COALESCE(MAX(sequence), 0) + 1, %(kind)s, %(snapshot)s::jsonb, %(at)s
-  FROM {table} WHERE task_id = %(task_id)s
+SELECT %(task_id)s::text, COALESCE(MAX(sequence), 0) + 1, %(kind)s, %(snapshot)s::jsonb, %(at)s
+  FROM {table} WHERE task_id = %(task_id)s::text
 """
 
 
@@ -424,7 +425,7 @@ def save_checkpoint(task_id: str, *, kind: str, snapshot: dict[str, Any]) -> Non
         "snapshot": json.dumps(snapshot, default=str),
         "at": timezone.now(),
     }
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
 
 
@@ -447,14 +448,14 @@ UPDATE {table} SET
                     FROM jsonb_array_elements(artifacts) WITH ORDINALITY AS a
                    WHERE a.value->>'artifact_id' IS DISTINCT FROM %(artifact_id)s), '[]'::jsonb)
         || jsonb_build_array(%(artifact)s::jsonb) END,
-    last_error = CASE WHEN %(last_error)s = '' THEN last_error ELSE %(last_error)s END,
-    dead_lettered_at = CASE WHEN %(dead_letter)s = '' THEN dead_lettered_at ELSE %(at)s END,
-    dead_letter_reason = CASE WHEN %(dead_letter)s = '' THEN dead_letter_reason
-                              ELSE %(dead_letter)s END,
+    last_error = CASE WHEN %(last_error)s::text = '' THEN last_error ELSE %(last_error)s::text END,
+    dead_lettered_at = CASE WHEN %(dead_letter)s::text = '' THEN dead_lettered_at ELSE %(at)s END,
+    dead_letter_reason = CASE WHEN %(dead_letter)s::text = '' THEN dead_letter_reason
+                              ELSE %(dead_letter)s::text END,
     next_attempt_at = NULL,
     lease_owner = '',
     lease_expires_at = NULL
-WHERE id = %(id)s AND NOT (state = ANY(%(terminal)s))
+WHERE id = %(id)s::text AND NOT (state = ANY(%(terminal)s))
 RETURNING *, EXISTS (SELECT 1 FROM {push_configs} p WHERE p.task_id = {table}.id) AS has_push
 """
 
@@ -462,8 +463,8 @@ RETURNING *, EXISTS (SELECT 1 FROM {push_configs} p WHERE p.task_id = {table}.id
 _FINAL_CHECKPOINT_SQL = """
 WITH checkpoint AS (
     INSERT INTO {checkpoints} (task_id, sequence, kind, snapshot, created_at)
-    SELECT %(id)s, COALESCE(MAX(sequence), 0) + 1, 'final', %(checkpoint)s::jsonb, %(at)s
-      FROM {checkpoints} WHERE task_id = %(id)s
+    SELECT %(id)s::text, COALESCE(MAX(sequence), 0) + 1, 'final', %(checkpoint)s::jsonb, %(at)s
+      FROM {checkpoints} WHERE task_id = %(id)s::text
 )
 """
 
@@ -502,7 +503,7 @@ def finish_row(
         params["checkpoint"] = json.dumps(checkpoint, default=str)
         prefix = _FINAL_CHECKPOINT_SQL.format(checkpoints=CheckpointRow._meta.db_table)
         sql = prefix + sql
-    with connection.cursor() as cursor:  # a plain cursor: no model instance per returned row
+    with prepared_cursor() as cursor:  # a plain cursor: no model instance per returned row
         cursor.execute(sql, params)
         record = cursor.fetchone()
         names = [column.name for column in cursor.description or ()]

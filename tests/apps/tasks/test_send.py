@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from agents.content import DataPart, TextPart
 from agents.tasks import InvalidParams, Task
@@ -157,46 +160,52 @@ def test_non_blocking_send_returns_at_once_and_the_run_completes(
 
 
 @pytest.fixture
-def deferred_writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The statements sent to commit without waiting for their WAL flush."""
-    seen: list[str] = []
-    original = context._commit_asynchronously
+def hop_statements(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bool, str]]:
+    """The statements of the hops run on the server's database threads, each with whether its
+    hop's commits were deferred."""
+    seen: list[tuple[bool, str]] = []
+    original = context._on_db_thread
 
-    def recording(execute: Any, sql: str, params: Any, many: bool, ctx: dict[str, Any]) -> Any:
-        def recorded(sent: str, *args: Any) -> Any:
-            if sent.startswith(context._ASYNC_COMMIT):
-                seen.append(sent)
-            return execute(sent, *args)
+    def recording(call: Callable[[], Any], deferred: bool) -> Any:
+        def record(execute: Any, sql: str, params: Any, many: bool, ctx: dict[str, Any]) -> Any:
+            seen.append((deferred, sql))
+            return execute(sql, params, many, ctx)
 
-        return original(recorded, sql, params, many, ctx)
+        def recorded() -> Any:
+            with connection.execute_wrapper(record):
+                return call()
 
-    monkeypatch.setattr(context, "_commit_asynchronously", recording)
+        return original(recorded, deferred)
+
+    monkeypatch.setattr(context, "_on_db_thread", recording)
     return seen
 
 
-def _count(statements: list[str], needle: str) -> int:
-    return sum(needle in statement for statement in statements)
+def _count(statements: list[tuple[bool, str]], needle: str, *, deferred: bool) -> int:
+    return sum(needle in sql for was_deferred, sql in statements if was_deferred == deferred)
 
 
 def test_a_blocking_send_flushes_only_its_final_state(
-    task_app: App, fake_llm_server: Fake, deferred_writes: list[str]
+    task_app: App, fake_llm_server: Fake, hop_statements: list[tuple[bool, str]]
 ) -> None:
     """Nobody hears of a blocking send before its final state: admission, session and events
-    commit asynchronously, and the final state's synchronous commit flushes them all."""
+    commit asynchronously, and the final state's synchronous commit flushes them all. On a
+    loop of its own, as the server runs it: hops go to the database threads."""
     fake_llm_server.script.extend([Reply(text="hi")])
     service = TaskService(task_app)
 
-    task = drive(lambda: service.send(agent="assistant", user_id="ann", message=user_message()))
+    task = asyncio.run(service.send(agent="assistant", user_id="ann", message=user_message()))
 
     assert task.status.state == "completed"
-    assert _count(deferred_writes, 'INSERT INTO "tasks_task"') == 1
-    assert _count(deferred_writes, "INSERT INTO conversations_session") == 1
-    assert _count(deferred_writes, "INSERT INTO conversations_event") == 2  # question, answer
-    assert _count(deferred_writes, "UPDATE tasks_task") == 0  # never the final state
+    assert _count(hop_statements, 'INSERT INTO "tasks_task"', deferred=True) == 1
+    assert _count(hop_statements, "INSERT INTO conversations_session", deferred=True) == 1
+    assert _count(hop_statements, "INSERT INTO conversations_event", deferred=True) == 2
+    assert _count(hop_statements, "UPDATE tasks_task", deferred=True) == 0
+    assert _count(hop_statements, "UPDATE tasks_task", deferred=False) == 1
 
 
 def test_a_non_blocking_send_flushes_its_admission(
-    task_app: App, fake_llm_server: Fake, deferred_writes: list[str]
+    task_app: App, fake_llm_server: Fake, hop_statements: list[tuple[bool, str]]
 ) -> None:
     """Its caller is told of the task at once: the admission commits synchronously."""
     fake_llm_server.script.extend([Reply(text="later")])
@@ -212,10 +221,11 @@ def test_a_non_blocking_send_flushes_its_admission(
 
         await eventually(done)
 
-    drive(scenario)
-    assert _count(deferred_writes, 'INSERT INTO "tasks_task"') == 0
-    assert _count(deferred_writes, "INSERT INTO conversations_event") == 2
-    assert _count(deferred_writes, "UPDATE tasks_task") == 0
+    asyncio.run(scenario())
+    assert _count(hop_statements, 'INSERT INTO "tasks_task"', deferred=False) == 1
+    assert _count(hop_statements, 'INSERT INTO "tasks_task"', deferred=True) == 0
+    assert _count(hop_statements, "INSERT INTO conversations_event", deferred=True) == 2
+    assert _count(hop_statements, "UPDATE tasks_task", deferred=True) == 0
 
 
 def test_empty_message_is_invalid(task_app: App) -> None:

@@ -1,73 +1,75 @@
-"""`deferred_commits`: the writes of hops made inside commit asynchronously, in the same round
-trip, and the ORM still reads each write's own result."""
+"""`deferred_commits`: hops made inside the scope, on the server's database threads, run on a
+connection whose session commits without waiting for the WAL flush; everything else commits
+synchronously, and a connection given back to the pool loses the setting."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.db import connection
 
 from apps.tenancy.context import deferred_commits, in_schema
-from apps.tenancy.models import AdminCredential
+from hector_site import commit_mode
 
 pytestmark = pytest.mark.django_db
 
-# A write statement (it starts with WITH) that reports the commit mode it ran under.
-MODE_OF_A_WRITE = "WITH probe AS (SELECT 1) SELECT current_setting('synchronous_commit')"
-MODE_OF_A_READ = "SELECT current_setting('synchronous_commit')"
 
-
-def _modes() -> tuple[str, str]:
+def _mode() -> str:
     with connection.cursor() as cursor:
-        cursor.execute(MODE_OF_A_WRITE)
-        write = cursor.fetchone()[0]
-        cursor.execute(MODE_OF_A_READ)
-        read = cursor.fetchone()[0]
-    return write, read
+        cursor.execute("SELECT current_setting('synchronous_commit')")
+        return str(cursor.fetchone()[0])
 
 
-async def _hop(fn: Any) -> Any:
-    return await in_schema("public", fn)
+async def _hop() -> str:
+    return await in_schema("public", _mode)
 
 
-def test_writes_commit_asynchronously_only_inside_the_scope() -> None:
-    """On a database thread, in autocommit (as the server runs hops), each statement is its own
-    transaction: the mode holds for the write it was sent with, and nothing after it."""
+def test_database_threads_take_the_mode_of_each_hop() -> None:
+    """Eight threads, each switching only when its hop's mode differs from its connection's."""
 
-    async def scenario() -> list[tuple[str, str]]:
-        seen = [await _hop(_modes)]
+    async def scenario() -> list[str]:
+        seen = [await _hop()]
         with deferred_commits():
-            seen.append(await _hop(_modes))
+            seen += await asyncio.gather(*(_hop() for _ in range(16)))
             with deferred_commits(False):
-                seen.append(await _hop(_modes))
-            seen.append(await _hop(_modes))
-        seen.append(await _hop(_modes))
+                seen += await asyncio.gather(*(_hop() for _ in range(16)))
+            seen.append(await _hop())
+        seen += await asyncio.gather(*(_hop() for _ in range(16)))
         return seen
 
-    on, off = ("on", "on"), ("off", "on")  # reads are never changed
-    assert asyncio.run(scenario()) == [on, off, on, off, on]
+    seen = asyncio.run(scenario())
+    assert seen == ["on"] + ["off"] * 16 + ["on"] * 16 + ["off"] + ["on"] * 16
 
 
-def test_orm_writes_read_their_own_results() -> None:
-    """INSERT ... RETURNING, UPDATE's row count and executemany behave as without the scope."""
+def test_hops_on_the_calling_thread_commit_synchronously() -> None:
+    """Under async_to_sync (a worker, a command) the hop runs on the caller's own connection,
+    which may be inside the caller's transaction: it is never switched."""
 
-    def writes() -> tuple[int, int, list[str]]:
-        created = AdminCredential.objects.create(secret_hash="a", secret_encrypted="x")
-        updated = AdminCredential.objects.filter(pk=created.pk).update(secret_hash="b")
-        table = AdminCredential._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.executemany(
-                f"UPDATE {table} SET secret_encrypted = %s WHERE id = %s",
-                [("y", created.pk), ("z", -1)],
-            )
-        rows = AdminCredential.objects.filter(pk=created.pk)
-        return created.pk, updated, list(rows.values_list("secret_hash", "secret_encrypted"))
+    async def scenario() -> str:
+        with deferred_commits():
+            return await _hop()
 
-    with deferred_commits():  # here under async_to_sync: on the test's own connection
-        pk, updated, rows = async_to_sync(_hop)(writes)
-    assert pk is not None
-    assert updated == 1
-    assert rows == [("b", "y")]
+    assert async_to_sync(scenario)() == "on"
+
+
+def test_a_connection_back_in_the_pool_commits_synchronously_again() -> None:
+    connection.ensure_connection()
+    raw = connection.connection
+    raw.execute("SET synchronous_commit TO off")
+    commit_mode.mark(raw, True)
+
+    commit_mode.reset_returned(raw)
+
+    assert _mode() == "on"
+    assert not commit_mode.is_deferred(raw)
+    commit_mode.reset_returned(raw)  # not deferred: nothing sent, nothing fails
+
+
+def test_the_pool_runs_the_reset_hook() -> None:
+    pool = settings.DATABASES["default"]["OPTIONS"].get("pool")
+    if pool is None:
+        pytest.skip("HECTOR_DB_POOL_MAX=0: connections are closed, never given back")
+    assert pool["reset"] is commit_mode.reset_returned
