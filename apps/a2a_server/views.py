@@ -345,8 +345,9 @@ async def _frames(stream: Stream, rpc_id: RpcId, version: Version) -> AsyncItera
                 return
         pump = asyncio.create_task(_pump(stream.events, queue))
         while True:
-            try:
-                kind, item = await asyncio.wait_for(queue.get(), PING_INTERVAL_S)
+            try:  # not wait_for: on Python 3.11 it runs the get in a task of its own
+                async with asyncio.timeout(PING_INTERVAL_S):
+                    kind, item = await queue.get()
             except TimeoutError:
                 yield PING
                 continue

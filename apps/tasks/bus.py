@@ -610,8 +610,14 @@ class TaskBus:
 
     async def publish(self, schema: str, task_id: str, update: TaskUpdate) -> None:
         """Deliver to this process's subscribers now, and to other processes' via the backend."""
-        for subscription in self._local.get((schema, task_id), ()):
+        local = self._local.get((schema, task_id), ())
+        for subscription in local:
             subscription.deliver(update)
+        if local:
+            # Let the subscribers write it out now. A publisher rarely waits on its own: a run
+            # reads the model's next deltas from a full buffer, and the first text frame of a
+            # stream went out only after the whole answer had been read (0.7 ms later).
+            await asyncio.sleep(0)
         final = isinstance(update, StatusUpdate) and update.final
         if not final and not self.followed_elsewhere(schema, task_id):
             return

@@ -146,6 +146,38 @@ def test_updates_reach_another_bus_in_order(two_buses: tuple[TaskBus, TaskBus]) 
     assert drive(scenario) == sent
 
 
+def test_a_local_subscriber_takes_each_update_before_the_publisher_goes_on(
+    django_db_setup: None,
+) -> None:
+    """A run publishing from a full buffer of model deltas never waits by itself: each publish
+    lets the stream's reader write the update out first."""
+    local = TaskBus(postgres_backend)
+    order: list[str] = []
+
+    async def scenario() -> None:
+        subscription = await local.subscribe("app_x", "t1", remote=False)
+
+        async def reader() -> None:
+            for _ in range(3):
+                update = await subscription.get()
+                assert isinstance(update, ArtifactUpdate)
+                order.append(f"read {update.artifact.parts[0].text}")  # type: ignore[union-attr]
+
+        reading = asyncio.create_task(reader())
+        await asyncio.sleep(0)  # the reader waits on its subscription
+        for text in ("a", "b", "c"):
+            await local.publish("app_x", "t1", chunk(text))
+            order.append(f"published {text}")
+        await reading
+        subscription.close()
+
+    try:
+        drive(scenario)
+    finally:
+        local.shutdown()
+    assert order == ["read a", "published a", "read b", "published b", "read c", "published c"]
+
+
 def test_updates_stay_home_until_another_process_follows_the_task(
     two_buses: tuple[TaskBus, TaskBus],
 ) -> None:
