@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 from typing import Any
 
 from django.core.exceptions import RequestAborted
@@ -36,10 +37,30 @@ class HectorASGIHandler(ASGIHandler):
         prefix = APP_PREFIX.match(path)
         return lean_route(prefix["rest"] or "/" if prefix else path) is not None
 
+    async def _read_lean_body(self, receive: Any) -> Any:
+        """A body that came in one message (a JSON-RPC call nearly always) is read from memory;
+        `read_body` makes a temporary file for every request. Larger ones go its way."""
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise RequestAborted()
+        if not message.get("more_body", False):
+            return io.BytesIO(message.get("body", b""))
+
+        first: dict[str, Any] | None = message
+
+        async def rest() -> dict[str, Any]:
+            nonlocal first
+            if first is None:
+                return await receive()  # type: ignore[no-any-return]
+            sent, first = first, None
+            return sent
+
+        return await self.read_body(rest)
+
     async def _handle_lean(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """`ASGIHandler.handle` without the signals' and the close's thread hops."""
         try:
-            body_file = await self.read_body(receive)
+            body_file = await self._read_lean_body(receive)
         except RequestAborted:
             return
         set_script_prefix(get_script_prefix(scope))

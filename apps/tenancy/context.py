@@ -26,7 +26,7 @@ from typing import ParamSpec, TypeVar
 import psycopg
 from asgiref.sync import AsyncToSync, sync_to_async
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections
 from django.db.backends.utils import CursorWrapper
 from django_tenants.utils import schema_context
 
@@ -60,8 +60,9 @@ async def in_schema(schema: str, fn: Callable[P, T], *args: P.args, **kwargs: P.
         # Switch only when needed: every switch costs a `SET search_path` round trip, and hops of
         # one store follow each other on the same thread. Whoever runs next on this thread names
         # its own schema (middleware, in_schema, schema_context), so nothing relies on a reset.
-        if connection.schema_name != schema:
-            connection.set_schema(schema)
+        db = connections[DEFAULT_DB_ALIAS]
+        if db.schema_name != schema:
+            db.set_schema(schema)
         return fn(*args, **kwargs)
 
     loop = asyncio.get_running_loop()
@@ -109,12 +110,13 @@ def _set_commit_mode(deferred: bool) -> None:
     thread's alone (hops run in autocommit, and it only goes back to the pool when it breaks),
     so the setting leaks to nobody (the pool's reset hook takes it off should the connection go
     back); a statement is sent only when the mode changes."""
-    connection.ensure_connection()
-    raw = connection.connection
+    db = connections[DEFAULT_DB_ALIAS]  # one lookup: each `connection.x` is a context-local one
+    db.ensure_connection()
+    raw = db.connection
     if commit_mode.is_deferred(raw) == deferred:
         return
     statement = "SET synchronous_commit TO off" if deferred else "RESET synchronous_commit"
-    with connection.wrap_database_errors, raw.cursor() as cursor:
+    with db.wrap_database_errors, raw.cursor() as cursor:
         cursor.execute(statement)
     commit_mode.mark(raw, deferred)
 
@@ -127,17 +129,16 @@ def prepared_cursor() -> Iterator[CursorWrapper]:
     plan names no schema: Postgres plans it again when the search path (the app) changes.
     Parameters are typed as Postgres infers them, so a parameter used twice may need a cast.
     Without prepared statements it is Django's usual cursor."""
+    db = connections[DEFAULT_DB_ALIAS]  # one lookup: each `connection.x` is a context-local one
     if not settings.HECTOR_DB_PREPARED:
-        with connection.cursor() as cursor:
+        with db.cursor() as cursor:
             yield cursor
         return
-    connection.cursor().close()  # django-tenants sets the app's search path on a new cursor
-    with connection.wrap_database_errors:
-        raw = psycopg.Cursor(connection.connection)
-    if connection.queries_logged:
-        wrapped = connection.make_debug_cursor(raw)
-    else:
-        wrapped = connection.make_cursor(raw)
+    if not db.search_path_set_schemas:  # the app changed: django-tenants sets its search path
+        db.cursor().close()  # on a new cursor of its own
+    with db.wrap_database_errors:
+        raw = psycopg.Cursor(db.connection)
+    wrapped = db.make_debug_cursor(raw) if db.queries_logged else db.make_cursor(raw)
     with wrapped as cursor:
         yield cursor
 

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.core.handlers.asgi import ASGIHandler
 from django.test import override_settings
 
@@ -73,3 +74,36 @@ def test_the_handler_serves_lean_routes_on_its_lean_path(
     scope = {"type": "http", "path": path, "method": "POST", "headers": []}
     async_to_sync(HectorASGIHandler().__call__)(scope, None, None)
     assert taken == ["lean" if lean else "full"]
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [[b'{"jsonrpc": "2.0"}'], [b'{"jsonrpc"', b': "2.0"', b"}"], []],
+    ids=["one message", "three messages", "no body"],
+)
+def test_a_lean_body_arrives_whole_however_it_was_sent(chunks: list[bytes]) -> None:
+    from hector_site.lean_asgi import HectorASGIHandler
+
+    messages = [
+        {"type": "http.request", "body": chunk, "more_body": index < len(chunks) - 1}
+        for index, chunk in enumerate(chunks)
+    ] or [{"type": "http.request"}]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    body = async_to_sync(HectorASGIHandler()._read_lean_body)(receive)
+    assert body.read() == b"".join(chunks)
+    assert messages == []
+
+
+def test_a_client_gone_before_its_body_is_an_aborted_request() -> None:
+    from django.core.exceptions import RequestAborted
+
+    from hector_site.lean_asgi import HectorASGIHandler
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    with pytest.raises(RequestAborted):
+        async_to_sync(HectorASGIHandler()._read_lean_body)(receive)
