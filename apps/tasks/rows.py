@@ -456,7 +456,8 @@ UPDATE {table} SET
     lease_owner = '',
     lease_expires_at = NULL
 WHERE id = %(id)s::text AND NOT (state = ANY(%(terminal)s))
-RETURNING *, EXISTS (SELECT 1 FROM {push_configs} p WHERE p.task_id = {table}.id) AS has_push
+RETURNING *, EXISTS (SELECT 1 FROM {push_configs} p WHERE p.task_id = {table}.id) AS has_push,
+          set_config('synchronous_commit', 'on', true) AS commit_mode
 """
 
 # The run's last checkpoint rides along with the final UPDATE: no round trip of its own.
@@ -481,9 +482,14 @@ def finish_row(
     checkpoint: dict[str, Any] | None = None,
 ) -> tuple[Task | None, tuple[PushConfig, ...]]:
     """One conditional UPDATE; None when the task was already terminal (someone else finished
-    it). The push configs come along when there are any (the state is terminal or interrupted).
-    `dead_letter` (a reason) also moves it to the dead-letter queue; `checkpoint` is stored as
-    the run's final one in the same statement."""
+    it). The push configs come along when there are any (the state is terminal or
+    interrupted). `dead_letter` (a reason) also moves it to the dead-letter queue; `checkpoint`
+    is stored as the run's final one in the same statement.
+
+    It commits synchronously whatever the connection's mode (`deferred_commits`): its RETURNING
+    turns `synchronous_commit` on for its own transaction, so the hop needs no switch of its
+    connection, and the flush makes the run's deferred writes durable before anyone hears of
+    the final state. (No row returned: nothing is announced, nothing needs the flush.)"""
     params = {
         "state": state,
         "status_message": json.dumps(message_to_json(status_message)) if status_message else None,

@@ -699,18 +699,21 @@ class TaskService:
         if outcome.error:
             parts = (TextPart(outcome.error),)
             status_message = agent_message(parts, task_id=task.id, context_id=task.context_id)
-        finished, configs = await in_schema(
-            self.schema,
-            rows.finish_row,
-            task.id,
-            state=outcome.state,
-            status_message=status_message,
-            history=outcome.history,
-            artifact=outcome.artifact,
-            last_error=outcome.error,
-            dead_letter=outcome.dead_letter,
-            checkpoint=outcome.checkpoint,
-        )
+        # The row's write commits synchronously by itself: the connection keeps the run's
+        # deferred mode (no switch back and forth for every run).
+        with deferred_commits():
+            finished, configs = await in_schema(
+                self.schema,
+                rows.finish_row,
+                task.id,
+                state=outcome.state,
+                status_message=status_message,
+                history=outcome.history,
+                artifact=outcome.artifact,
+                last_error=outcome.error,
+                dead_letter=outcome.dead_letter,
+                checkpoint=outcome.checkpoint,
+            )
         _session_waiters.wake((self.schema, task.context_id))
         if finished is None:
             return await self.get(task.id)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from agents.content import DataPart, TextPart
 from agents.tasks import InvalidParams, Task
+from apps.tasks import rows
 from apps.tasks.service import TaskService
 from apps.tenancy import context
+from apps.tenancy.context import deferred_commits, in_schema
 from apps.tenancy.models import App
 from tests.apps.tasks.helpers import drive, eventually, user_message
 from tests.fakes.ollama_server import Fake
@@ -200,8 +203,9 @@ def test_a_blocking_send_flushes_only_its_final_state(
     assert _count(hop_statements, 'INSERT INTO "tasks_task"', deferred=True) == 1
     assert _count(hop_statements, "INSERT INTO conversations_session", deferred=True) == 1
     assert _count(hop_statements, "INSERT INTO conversations_event", deferred=True) == 2
-    assert _count(hop_statements, "UPDATE tasks_task", deferred=True) == 0
-    assert _count(hop_statements, "UPDATE tasks_task", deferred=False) == 1
+    finals = [sql for _, sql in hop_statements if "UPDATE tasks_task" in sql]
+    assert len(finals) == 1  # on the deferred connection, but synchronous by itself:
+    assert "set_config('synchronous_commit', 'on', true)" in finals[0]
 
 
 def test_a_non_blocking_send_flushes_its_admission(
@@ -225,7 +229,51 @@ def test_a_non_blocking_send_flushes_its_admission(
     assert _count(hop_statements, 'INSERT INTO "tasks_task"', deferred=False) == 1
     assert _count(hop_statements, 'INSERT INTO "tasks_task"', deferred=True) == 0
     assert _count(hop_statements, "INSERT INTO conversations_event", deferred=True) == 2
-    assert _count(hop_statements, "UPDATE tasks_task", deferred=True) == 0
+
+
+def test_the_final_state_commits_synchronously_on_a_deferred_connection(task_app: App) -> None:
+    """The final write turns `synchronous_commit` on for its own transaction, so it flushes
+    although the database thread's connection stays in the run's deferred mode."""
+    task_id = uuid.uuid4().hex
+
+    def setting() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('synchronous_commit')")
+            return str(cursor.fetchone()[0])
+
+    def finish_in_an_open_transaction() -> tuple[str, str, str]:
+        before = setting()
+        with transaction.atomic():  # keeps the final write's transaction open to look inside
+            rows.admit_new(
+                task_id=task_id,
+                context_id=uuid.uuid4().hex,
+                context_is_new=True,
+                agent="assistant",
+                user_id="ann",
+                message=user_message(),
+                metadata={},
+                push=None,
+                owner="test",
+                lease_s=30,
+                claim=True,
+            )
+            finished, _ = rows.finish_row(
+                task_id,
+                state="completed",
+                status_message=None,
+                history=(),
+                artifact=None,
+                last_error="",
+            )
+            assert finished is not None
+            during = setting()
+        return before, during, setting()
+
+    async def scenario() -> tuple[str, str, str]:
+        with deferred_commits():
+            return await in_schema(task_app.schema_name, finish_in_an_open_transaction)
+
+    assert asyncio.run(scenario()) == ("off", "on", "off")
 
 
 def test_empty_message_is_invalid(task_app: App) -> None:
