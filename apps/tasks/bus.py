@@ -23,6 +23,11 @@ the task.
   follower must never wait for an end that was not sent). A follower whose interest was still in
   flight misses what was published meanwhile: it read the row after subscribing, and gets each
   artifact whole with the final status (`TaskService._follow`).
+- **A final update nobody follows yet rides with the row.** On Postgres, the statement that
+  writes a task's final state also sends its frame (`row_frame`, NOTIFY, delivered at commit):
+  no round trip of its own, no work for the bus thread. It is there for a follower whose
+  interest is in flight; a task known to be followed sends its final through the bus thread,
+  after the chunks still queued there.
 
 Updates are ephemeral notifications: the Task row stays the truth, so a subscriber that may have
 missed something (a backend outage) re-reads the row (`TaskService.subscribe` does).
@@ -57,6 +62,7 @@ __all__ = [
     "get_bus",
     "publish",
     "request_cancel",
+    "row_frame",
     "set_cancel_handler",
     "shutdown",
     "subscribe",
@@ -178,6 +184,11 @@ class Backend(Protocol):
 
     def channel_for(self, schema: str, task_id: str) -> str: ...
 
+    def row_channel(self, schema: str, task_id: str) -> str | None:
+        """Where a statement on the app's database may NOTIFY a frame for this backend's
+        listeners; None when they do not listen on Postgres."""
+        ...
+
     async def connect(self) -> None: ...
 
     async def listen(self, channel: str) -> None:
@@ -221,6 +232,9 @@ class PostgresBackend:
 
     def channel_for(self, schema: str, task_id: str) -> str:
         return self.updates_channel
+
+    def row_channel(self, schema: str, task_id: str) -> str | None:
+        return self.updates_channel  # the listeners are on Django's default database
 
     async def connect(self) -> None:
         import psycopg
@@ -302,6 +316,9 @@ class RedisBackend:
 
     def channel_for(self, schema: str, task_id: str) -> str:
         return f"hector:tasks:{schema}:{task_id}"
+
+    def row_channel(self, schema: str, task_id: str) -> str | None:
+        return None
 
     async def connect(self) -> None:
         from redis.asyncio import Redis
@@ -460,21 +477,16 @@ class _Worker:
             self._enqueue(self._inbox.popleft())
 
     def _enqueue(self, outgoing: _Outgoing) -> None:
-        """Frame: `<origin>:<seq> <kind> <schema> <task_id> <json>`. The header lets a receiver
-        drop frames of tasks nobody here watches without decoding them; the sequence number
-        makes every frame unique (Postgres folds identical notifications of one transaction)."""
-        if " " in outgoing.schema or " " in outgoing.task_id:  # would break the header
+        if not _fits_header(outgoing.schema, outgoing.task_id):
             logger.warning("task bus: not sending for task id %r", outgoing.task_id)
             return
         if outgoing.update is not None:
             channel = self.backend.channel_for(outgoing.schema, outgoing.task_id)
-            body = json.dumps(update_to_json(outgoing.update), separators=(",", ":"), default=str)
+            body = _encode(outgoing.update)
         else:
             channel, body = self.backend.control_channel, ""
-        frame = (
-            f"{self._origin}:{next(self._sequence)} {outgoing.kind} "
-            f"{outgoing.schema} {outgoing.task_id} {body}"
-        )
+        sender = f"{self._origin}:{next(self._sequence)}"
+        frame = _frame(sender, outgoing.kind, outgoing.schema, outgoing.task_id, body)
         if len(self._outbox) >= MAX_BACKLOG:
             self._outbox.popleft()
             logger.warning("task bus: backlog full, dropped the oldest update")
@@ -585,6 +597,21 @@ class _Worker:
                 logger.exception("task bus: could not handle a %s frame from %s", kind, origin)
 
 
+def _frame(sender: str, kind: str, schema: str, task_id: str, body: str) -> str:
+    """`<origin>:<seq> <kind> <schema> <task_id> <json>`. The header lets a receiver drop frames
+    of tasks nobody here watches without decoding them; the sequence number makes every frame
+    unique (Postgres folds identical notifications of one transaction)."""
+    return f"{sender} {kind} {schema} {task_id} {body}"
+
+
+def _fits_header(schema: str, task_id: str) -> bool:
+    return " " not in schema and " " not in task_id  # a space would break the header
+
+
+def _encode(update: TaskUpdate) -> str:
+    return json.dumps(update_to_json(update), separators=(",", ":"), default=str)
+
+
 # --- The bus ------------------------------------------------------------------------------------
 
 
@@ -597,6 +624,7 @@ class TaskBus:
 
     def __init__(self, backend_factory: Callable[[], Backend] | None) -> None:
         self.origin = uuid.uuid4().hex[:16]
+        self._row_frames = itertools.count(1)
         self._backend_factory = backend_factory
         self._lock = threading.Lock()
         # Copy-on-write tuples: `publish` reads without taking the lock.
@@ -608,8 +636,13 @@ class TaskBus:
 
     # --- public API ---
 
-    async def publish(self, schema: str, task_id: str, update: TaskUpdate) -> None:
-        """Deliver to this process's subscribers now, and to other processes' via the backend."""
+    async def publish(
+        self, schema: str, task_id: str, update: TaskUpdate, *, sent: bool = False
+    ) -> None:
+        """Deliver to this process's subscribers now, and to other processes' via the backend.
+        `sent`: other processes already have it (its `row_frame` went with the row)."""
+        # Started by a run's first update: the process listens for cancels of its runs.
+        worker = self._ensure_worker()
         local = self._local.get((schema, task_id), ())
         for subscription in local:
             subscription.deliver(update)
@@ -618,12 +651,31 @@ class TaskBus:
             # reads the model's next deltas from a full buffer, and the first text frame of a
             # stream went out only after the whole answer had been read (0.7 ms later).
             await asyncio.sleep(0)
-        final = isinstance(update, StatusUpdate) and update.final
-        if not final and not self.followed_elsewhere(schema, task_id):
+        if sent or worker is None:
             return
-        worker = self._ensure_worker()
-        if worker is not None:
+        final = isinstance(update, StatusUpdate) and update.final
+        if final or self.followed_elsewhere(schema, task_id):
             worker.send(_Outgoing("update", schema, task_id, update))
+
+    def row_frame(self, schema: str, task_id: str, update: TaskUpdate) -> tuple[str, str] | None:
+        """(channel, payload) for the statement that writes the task's final state to NOTIFY, so
+        the update reaches other processes when that state commits: publish it then with
+        `sent=True`. None when the bus must send it itself: the backend does not listen on
+        Postgres, another process follows the task (the final must come after the chunks still
+        queued on the bus thread), or the frame does not fit in one notification."""
+        worker = self._ensure_worker()
+        if (
+            worker is None
+            or self.followed_elsewhere(schema, task_id)
+            or not _fits_header(schema, task_id)
+        ):
+            return None
+        channel = worker.backend.row_channel(schema, task_id)
+        if channel is None:
+            return None
+        sender = f"{self.origin}:r{next(self._row_frames)}"
+        frame = _frame(sender, "update", schema, task_id, _encode(update))
+        return (channel, frame) if len(frame) <= NOTIFY_CHUNK else None
 
     def followed_elsewhere(self, schema: str, task_id: str) -> bool:
         """Another process announced interest in the task recently: its updates go out."""
@@ -808,8 +860,12 @@ def get_bus() -> TaskBus:
     return _bus
 
 
-async def publish(schema: str, task_id: str, update: TaskUpdate) -> None:
-    await get_bus().publish(schema, task_id, update)
+async def publish(schema: str, task_id: str, update: TaskUpdate, *, sent: bool = False) -> None:
+    await get_bus().publish(schema, task_id, update, sent=sent)
+
+
+def row_frame(schema: str, task_id: str, update: TaskUpdate) -> tuple[str, str] | None:
+    return get_bus().row_frame(schema, task_id, update)
 
 
 async def subscribe(schema: str, task_id: str, *, remote: bool = True) -> Subscription:

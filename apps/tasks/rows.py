@@ -457,7 +457,7 @@ UPDATE {table} SET
     lease_expires_at = NULL
 WHERE id = %(id)s::text AND NOT (state = ANY(%(terminal)s))
 RETURNING *, EXISTS (SELECT 1 FROM {push_configs} p WHERE p.task_id = {table}.id) AS has_push,
-          set_config('synchronous_commit', 'on', true) AS commit_mode
+          set_config('synchronous_commit', 'on', true) AS commit_mode{notify}
 """
 
 # The run's last checkpoint rides along with the final UPDATE: no round trip of its own.
@@ -478,13 +478,16 @@ def finish_row(
     history: tuple[TaskMessage, ...],
     artifact: TaskArtifact | None,
     last_error: str,
+    at: datetime,
     dead_letter: str = "",
     checkpoint: dict[str, Any] | None = None,
+    notify: tuple[str, str] | None = None,
 ) -> tuple[Task | None, tuple[PushConfig, ...]]:
     """One conditional UPDATE; None when the task was already terminal (someone else finished
     it). The push configs come along when there are any (the state is terminal or
     interrupted). `dead_letter` (a reason) also moves it to the dead-letter queue; `checkpoint`
-    is stored as the run's final one in the same statement.
+    is stored as the run's final one in the same statement; `notify` (channel, payload) is sent
+    by it too, delivered when the state commits (`bus.row_frame`), and only if it moved.
 
     It commits synchronously whatever the connection's mode (`deferred_commits`): its RETURNING
     turns `synchronous_commit` on for its own transaction, so the hop needs no switch of its
@@ -493,7 +496,7 @@ def finish_row(
     params = {
         "state": state,
         "status_message": json.dumps(message_to_json(status_message)) if status_message else None,
-        "at": timezone.now(),
+        "at": at,
         "history": json.dumps([message_to_json(m) for m in history]),
         "artifact": json.dumps(artifact_to_json(artifact)) if artifact else None,
         "artifact_id": artifact.artifact_id if artifact else RESPONSE_ARTIFACT,
@@ -503,8 +506,12 @@ def finish_row(
         "terminal": sorted(TERMINAL_STATES),
     }
     sql = _FINISH_SQL.format(
-        table=TaskRow._meta.db_table, push_configs=PushNotificationConfig._meta.db_table
+        table=TaskRow._meta.db_table,
+        push_configs=PushNotificationConfig._meta.db_table,
+        notify=",\n          pg_notify(%(channel)s, %(payload)s) AS notified" if notify else "",
     )
+    if notify is not None:
+        params["channel"], params["payload"] = notify
     if checkpoint is not None:
         params["checkpoint"] = json.dumps(checkpoint, default=str)
         prefix = _FINAL_CHECKPOINT_SQL.format(checkpoints=CheckpointRow._meta.db_table)

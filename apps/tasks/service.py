@@ -61,6 +61,7 @@ from agents.tasks import (
     TaskMessage,
     TaskNotCancelable,
     TaskPage,
+    TaskStatus,
     TaskUpdate,
     UnsupportedOperation,
 )
@@ -694,11 +695,16 @@ class TaskService:
 
     async def _finish(self, task: Task, outcome: _Outcome) -> Task:
         """Move the row to the outcome's state unless it is already terminal. Whoever moves it
-        announces it: final status update, push notifications, session waiters woken."""
+        announces it: final status update (to other processes by the row's own statement when
+        the bus allows), push notifications, session waiters woken."""
         status_message = outcome.message
         if outcome.error:
             parts = (TextPart(outcome.error),)
             status_message = agent_message(parts, task_id=task.id, context_id=task.context_id)
+        at = datetime.now(UTC)
+        status = TaskStatus(outcome.state, at, status_message)  # type: ignore[arg-type]
+        final = StatusUpdate(task.id, task.context_id, status, final=True)
+        frame = bus.row_frame(self.schema, task.id, final)
         # The row's write commits synchronously by itself: the connection keeps the run's
         # deferred mode (no switch back and forth for every run).
         with deferred_commits():
@@ -711,8 +717,10 @@ class TaskService:
                 history=outcome.history,
                 artifact=outcome.artifact,
                 last_error=outcome.error,
+                at=at,
                 dead_letter=outcome.dead_letter,
                 checkpoint=outcome.checkpoint,
+                notify=frame,
             )
         _session_waiters.wake((self.schema, task.context_id))
         if finished is None:
@@ -722,8 +730,7 @@ class TaskService:
             logger.warning(
                 "task=%s app=%s dead-lettered: %s", task.id, self.app.id, outcome.dead_letter
             )
-        final = StatusUpdate(task.id, task.context_id, finished.status, final=True)
-        await bus.publish(self.schema, task.id, final)
+        await bus.publish(self.schema, task.id, final, sent=frame is not None)
         if configs:
             await _notify_push(finished, configs, app_id=self.app.id)
         return finished

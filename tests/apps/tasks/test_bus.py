@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
+import psycopg
 import pytest
 from django.db import connection
 
@@ -262,6 +263,52 @@ def test_a_bus_ignores_tasks_nobody_subscribed_to_and_its_own_echo(
             return mine
 
     assert [u.status.state for u in drive(scenario)] == ["working", "completed"]  # type: ignore[union-attr]
+
+
+def notify(channel: str, payload: str) -> None:
+    """What the statement writing a task's final state does, on a connection of its own."""
+    with psycopg.connect(postgres_conninfo(), autocommit=True) as db:
+        db.execute("SELECT pg_notify(%s, %s)", (channel, payload))
+
+
+def test_a_final_update_can_ride_with_the_rows_statement(django_db_setup: None) -> None:
+    """Its frame, NOTIFYed by the statement writing the final state, reaches a follower whose
+    interest had not reached the publisher yet; published with `sent`, it goes out once."""
+    publisher, subscriber = TaskBus(postgres_backend), TaskBus(postgres_backend)
+    final = status("completed", final=True, text="done")
+
+    async def scenario() -> list[TaskUpdate | None]:
+        frame = publisher.row_frame("app_x", "t1", final)  # nobody follows t1 yet
+        assert frame is not None
+        async with await subscriber.subscribe("app_x", "t1") as subscription:
+            await asyncio.to_thread(notify, *frame)
+            await publisher.publish("app_x", "t1", final, sent=True)
+            return [*await receive(subscription, 1), await subscription.get(timeout_s=0.3)]
+
+    try:
+        assert drive(scenario) == [final, None]
+    finally:
+        publisher.shutdown()
+        subscriber.shutdown()
+
+
+def test_the_bus_sends_a_final_update_itself_when_the_row_cannot_carry_it(
+    two_buses: tuple[TaskBus, TaskBus],
+) -> None:
+    """Redis listens elsewhere; a followed task's final must come after its queued chunks; a
+    notification holds at most ~8,000 bytes."""
+    publisher, subscriber = two_buses
+    on_postgres = publisher.row_frame("app_x", "t2", status("completed", final=True))
+    oversized = publisher.row_frame("app_x", "t2", status("failed", final=True, text="x" * 8000))
+
+    async def followed() -> tuple[str, str] | None:
+        async with await subscriber.subscribe("app_x", "t1"):
+            assert await publisher.wait_followed("app_x", "t1")
+            return publisher.row_frame("app_x", "t1", status("completed", final=True))
+
+    assert (on_postgres is not None) == isinstance(publisher._worker.backend, PostgresBackend)  # type: ignore[union-attr]
+    assert oversized is None
+    assert drive(followed) is None
 
 
 def test_cancel_requests_reach_the_other_bus(two_buses: tuple[TaskBus, TaskBus]) -> None:

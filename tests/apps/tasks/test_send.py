@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import psycopg
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 from agents.content import DataPart, TextPart
-from agents.tasks import InvalidParams, Task
-from apps.tasks import rows
+from agents.tasks import InvalidParams, StatusUpdate, Task
+from apps.tasks import bus, rows
+from apps.tasks.codec import update_from_json
 from apps.tasks.service import TaskService
 from apps.tenancy import context
 from apps.tenancy.context import deferred_commits, in_schema
@@ -208,6 +212,42 @@ def test_a_blocking_send_flushes_only_its_final_state(
     assert "set_config('synchronous_commit', 'on', true)" in finals[0]
 
 
+@pytest.fixture
+def postgres_bus(task_bus: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process-wide bus on Postgres LISTEN/NOTIFY (the default without REDIS_URL)."""
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    bus.shutdown()
+    yield
+    bus.shutdown()
+
+
+def test_the_final_states_statement_announces_it_to_other_processes(
+    task_app: App,
+    fake_llm_server: Fake,
+    hop_statements: list[tuple[bool, str]],
+    postgres_bus: None,
+) -> None:
+    """No follower elsewhere: the final status update goes out as a NOTIFY of the UPDATE that
+    writes the final state, delivered at its commit, and not a second time by the bus."""
+    fake_llm_server.script.extend([Reply(text="announced")])
+    service = TaskService(task_app)
+
+    with psycopg.connect(bus.postgres_conninfo(), autocommit=True) as listener:
+        listener.execute(f"LISTEN {bus.PostgresBackend.updates_channel}")
+        task = asyncio.run(service.send(agent="assistant", user_id="ann", message=user_message()))
+        frames = [n.payload for n in listener.notifies(timeout=0.5) if task.id in n.payload]
+
+    [frame] = frames
+    sender, kind, schema, task_id, body = frame.split(" ", 4)
+    assert sender.startswith(f"{bus.get_bus().origin}:")
+    assert (kind, schema, task_id) == ("update", task_app.schema_name, task.id)
+    assert update_from_json(json.loads(body)) == StatusUpdate(
+        task.id, task.context_id, task.status, final=True
+    )
+    [final] = [sql for _, sql in hop_statements if "UPDATE tasks_task" in sql]
+    assert "pg_notify(" in final
+
+
 def test_a_non_blocking_send_flushes_its_admission(
     task_app: App, fake_llm_server: Fake, hop_statements: list[tuple[bool, str]]
 ) -> None:
@@ -264,6 +304,7 @@ def test_the_final_state_commits_synchronously_on_a_deferred_connection(task_app
                 history=(),
                 artifact=None,
                 last_error="",
+                at=timezone.now(),
             )
             assert finished is not None
             during = setting()
