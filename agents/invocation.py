@@ -20,7 +20,7 @@ from agents.sessions import Artifact, Event, Session, SessionService
 from tools.approvals import ApprovalGate
 from tools.base import ToolContext, ToolOutput
 
-__all__ = ["Agent", "Emit", "InvocationContext", "InvocationTool"]
+__all__ = ["Agent", "Emit", "InvocationContext", "InvocationTool", "resume"]
 
 Emit = Callable[[RunEvent], None]
 
@@ -104,6 +104,14 @@ class Agent(Protocol):
     def name(self) -> str: ...
 
     def run(self, ctx: InvocationContext) -> AsyncGenerator[RunEvent, None]: ...
+
+
+def resume(agent: Agent, ctx: InvocationContext) -> AsyncGenerator[RunEvent, None]:
+    """The rest of `ctx`'s invocation of `agent`, which stopped early (a retry after a crash, an
+    approval now decided): an agent that knows where it stopped (`resume`: `llm`, the
+    workflows) goes on from there; any other runs again."""
+    go_on = getattr(agent, "resume", None)
+    return go_on(ctx) if go_on is not None else agent.run(ctx)
 
 
 @runtime_checkable

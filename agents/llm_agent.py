@@ -154,6 +154,35 @@ class LLMAgent:
     tools: Mapping[str, BoundTool]
     instruction: str = ""
 
+    async def resume(self, ctx: InvocationContext) -> AsyncGenerator[RunEvent, None]:
+        """The rest of `ctx`'s invocation. Completed tool calls are never run again: their
+        results are in the session. An answer already stored ends the turn with it; calls of
+        the last model turn that have no results yet run now; then the agent goes on from the
+        history."""
+        own = [
+            e for e in ctx.events if e.invocation_id == ctx.invocation_id and status_of(e) is None
+        ]
+        last = own[-1] if own else None
+        if last is not None and last.role == "agent" and last.author == self.name:
+            calls = [p for p in last.parts if isinstance(p, ToolCallPart)]
+            has_results = any(isinstance(p, ToolResultPart) for p in last.parts)
+            output = next((p.data for p in last.parts if isinstance(p, DataPart)), None)
+            answered = output is not None or not self.config.output_schema
+            if not calls and not has_results and answered:
+                text = "".join(p.text for p in last.parts if isinstance(p, TextPart))
+                yield FinalEvent(self.name, text, ctx.session.id, output)
+                return
+            if calls:
+                pending = [ToolCall(c.call_id, c.name, c.arguments, c.metadata) for c in calls]
+                async with aclosing(self._run_tools(ctx, pending)) as round_events:
+                    async for event in round_events:
+                        yield event
+                        if isinstance(event, InterruptedEvent):
+                            return  # still waiting for approval
+        async with aclosing(self.run(ctx)) as events:
+            async for event in events:
+                yield event
+
     async def run(self, ctx: InvocationContext) -> AsyncGenerator[RunEvent, None]:
         schema_check = _schema_validator(self.config.output_schema)
         max_iterations = self.config.reasoning.max_iterations

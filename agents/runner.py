@@ -26,12 +26,13 @@ from typing import Any, assert_never
 
 from agents.a2a_client import A2AClient
 from agents.config import AgentConfig, HectorConfig
-from agents.content import DataPart, Part, TextPart, ToolCallPart, ToolResultPart
+from agents.content import Part, TextPart, ToolCallPart, ToolResultPart
 from agents.control import active_agent_key, escalate_tool, exit_loop_tool, transfer_tool
 from agents.delegation import AGENT_TOOL_TIMEOUT_S, AgentTool, TransferDriver
 from agents.errors import HectorError
 from agents.events import ErrorEvent, EventStored, FinalEvent, InterruptedEvent, RunEvent
 from agents.invocation import Agent
+from agents.invocation import resume as resume_agent
 from agents.llm.base import (
     LLM,
     AuthenticationError,
@@ -42,7 +43,6 @@ from agents.llm.base import (
     Message,
     ProviderUnavailableError,
     RateLimitError,
-    ToolCall,
 )
 from agents.llm.config import LLMConfig
 from agents.llm.factory import RemoteLLMRefused, build_llm
@@ -260,7 +260,7 @@ class Runner:
             if awaiting:
                 turn = self._decide_and_resume(root, ctx, awaiting, _user_parts(message))
             elif resume and any(e.invocation_id == invocation_id for e in history):
-                turn = _resumed(root, ctx)
+                turn = resume_agent(root, ctx)
             else:
                 stored = (
                     ctx.adopt(user_event, first)
@@ -335,7 +335,7 @@ class Runner:
                 yield approval_pause(awaiting[0].agent, ctx.session.id, remaining)
                 return
         ctx.invocation_id = awaiting[0].invocation_id or ctx.invocation_id
-        async with aclosing(_resumed(root, ctx)) as events:
+        async with aclosing(resume_agent(root, ctx)) as events:
             async for event in events:
                 yield event
 
@@ -616,37 +616,6 @@ def _bind(resolved: ResolvedTool) -> BoundTool:
         resolved.approval,
         resolved.prompt,
     )
-
-
-async def _resumed(root: Agent, ctx: InvocationContext) -> AsyncGenerator[RunEvent, None]:
-    """The rest of an interrupted invocation. Completed tool calls are never run again: their
-    results are in the session. For an `llm` agent, an answer already stored ends the turn with
-    it and calls of its last model turn that have no results yet run now; then the agent goes on
-    from the history."""
-    if isinstance(root, LLMAgent):
-        own = [
-            e for e in ctx.events if e.invocation_id == ctx.invocation_id and status_of(e) is None
-        ]
-        last = own[-1] if own else None
-        if last is not None and last.role == "agent" and last.author == root.name:
-            calls = [p for p in last.parts if isinstance(p, ToolCallPart)]
-            has_results = any(isinstance(p, ToolResultPart) for p in last.parts)
-            output = next((p.data for p in last.parts if isinstance(p, DataPart)), None)
-            answered = output is not None or not root.config.output_schema
-            if not calls and not has_results and answered:
-                text = "".join(p.text for p in last.parts if isinstance(p, TextPart))
-                yield FinalEvent(root.name, text, ctx.session.id, output)
-                return
-            if calls:
-                pending = [ToolCall(c.call_id, c.name, c.arguments, c.metadata) for c in calls]
-                async with aclosing(root._run_tools(ctx, pending)) as round_events:
-                    async for event in round_events:
-                        yield event
-                        if isinstance(event, InterruptedEvent):
-                            return  # still waiting for approval
-    async with aclosing(root.run(ctx)) as events:
-        async for event in events:
-            yield event
 
 
 def _unanswered_calls(events: list[Event]) -> list[ToolCallPart]:

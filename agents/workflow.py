@@ -8,7 +8,14 @@ Sequential, loop and conditional children share the workflow's context: they see
 turns in the history and `output_key` state as it is written. Parallel children each get a fork
 on branch `parent.child` and run in their own asyncio tasks; what they write is merged in
 declaration order at the end, so the result never depends on which branch finished first.
-An `InterruptedEvent` (a remote agent asking for input) stops any workflow at once and goes up.
+An `InterruptedEvent` (a remote agent asking for input, a tool call waiting for approval) stops
+a sequential, loop or conditional workflow at once and goes up.
+
+Those three store their progress in the session (a status event the model never sees) after each
+child answers and when one asks for input. A run that stopped for input goes on with the
+caller's next message from the child that asked, with the answers so far; a resumed invocation
+(a retry after a crash, an approval decided) goes on after the last child that answered. No
+child that answered runs again.
 """
 
 from __future__ import annotations
@@ -22,20 +29,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from agents.config import AgentConfig
-from agents.content import TextPart
+from agents.content import DataPart, TextPart
 from agents.errors import HectorError
 from agents.events import EventStored, FinalEvent, InterruptedEvent, RunEvent, StatusEvent
 from agents.invocation import Agent, InvocationContext
+from agents.invocation import resume as resume_agent
 from agents.llm.base import LLMError
-from agents.llm_agent import CANCEL_GRACE_S, AgentError, status_event
+from agents.llm_agent import CANCEL_GRACE_S, AgentError, status_event, status_of
 from agents.sessions import Event, EventActions
 
 __all__ = [
+    "PROGRESS",
     "ConditionalAgent",
     "LoopAgent",
     "ParallelAgent",
     "SequentialAgent",
     "condition_holds",
+    "is_progress",
 ]
 
 logger = logging.getLogger(__name__)
@@ -50,17 +60,123 @@ class _Ending:
 
 
 async def _relay(
-    agent: Agent, ctx: InvocationContext, ending: _Ending
+    agent: Agent, ctx: InvocationContext, ending: _Ending, *, resume: bool = False
 ) -> AsyncGenerator[RunEvent, None]:
-    """A child's events, minus its answer (kept in `ending`). An interruption is passed on."""
-    async with aclosing(agent.run(ctx)) as events:
+    """A child's events, minus its answer and its interruption (kept in `ending`: the workflow
+    stores its progress before passing an interruption on). `resume`: the child goes on with
+    the invocation it stopped in (`agents.invocation.resume`)."""
+    run = resume_agent(agent, ctx) if resume else agent.run(ctx)
+    async with aclosing(run) as events:
         async for event in events:
             if isinstance(event, FinalEvent):
                 ending.final = event
-                continue
-            if isinstance(event, InterruptedEvent):
+            elif isinstance(event, InterruptedEvent):
                 ending.interrupted = event
-            yield event
+            else:
+                yield event
+
+
+# --- progress -------------------------------------------------------------------------------
+
+#: The `state` of a workflow's progress markers (status events: history building skips them).
+PROGRESS = "progress"
+
+
+@dataclass(frozen=True, slots=True)
+class _Progress:
+    """Where a workflow's run stands: the child to run next (`step`, in `iteration` for a loop;
+    for a conditional 0 is the condition, 1 the side it chose), the answer so far, and whether
+    the run stopped for input or is over."""
+
+    invocation_id: str
+    step: int = 0
+    iteration: int = 1
+    answer: FinalEvent | None = None
+    interrupted: bool = False
+    finished: bool = False
+    side: str | None = None
+
+
+def is_progress(event: Event) -> bool:
+    """A workflow's progress marker (see the module docstring)."""
+    data = status_of(event)
+    return data is not None and data.get("state") == PROGRESS
+
+
+def _resume_point(ctx: InvocationContext, name: str) -> _Progress | None:
+    """Where this run of workflow `name` goes on from: its last run on this branch stopped for
+    input, or this invocation is being resumed and got that far. None: from the start."""
+    for event in reversed(ctx.events):
+        data = status_of(event) if event.author == name else None
+        if data is None or data.get("state") != PROGRESS:
+            continue
+        progress = _progress_from(event.invocation_id, data, ctx.session.id)
+        if progress.finished or not (
+            progress.interrupted or progress.invocation_id == ctx.invocation_id
+        ):
+            return None
+        return progress
+    return None
+
+
+def _progress_from(invocation_id: str, data: dict[str, Any], session_id: str) -> _Progress:
+    answer = data.get("answer")
+    return _Progress(
+        invocation_id,
+        step=int(data.get("step", 0)),
+        iteration=int(data.get("iteration", 1)),
+        answer=(
+            FinalEvent(
+                str(answer.get("agent", "")),
+                str(answer.get("text", "")),
+                session_id,
+                answer.get("output"),
+                escalate=bool(answer.get("escalate")),
+            )
+            if isinstance(answer, dict)
+            else None
+        ),
+        interrupted=bool(data.get("interrupted")),
+        finished=bool(data.get("finished")),
+        side=data.get("side"),
+    )
+
+
+async def _mark(
+    ctx: InvocationContext,
+    name: str,
+    note: str,
+    *,
+    step: int,
+    iteration: int = 1,
+    answer: FinalEvent | None = None,
+    interrupted: bool = False,
+    finished: bool = False,
+    side: str | None = None,
+) -> EventStored:
+    """Store the workflow's progress (`note` says it in words, for the Studio's trace)."""
+    data: dict[str, Any] = {
+        "hector_type": "status",
+        "state": PROGRESS,
+        "message": note,
+        "step": step,
+        "iteration": iteration,
+        "interrupted": interrupted,
+        "finished": finished,
+    }
+    if answer is not None:
+        data["answer"] = {
+            "agent": answer.agent,
+            "text": answer.text,
+            "output": answer.output,
+            "escalate": answer.escalate,
+        }
+    if side is not None:
+        data["side"] = side
+    event = Event(
+        author=name, role="agent", invocation_id=ctx.invocation_id, parts=(DataPart(data),)
+    )
+    return EventStored(await ctx.append(event))
 
 
 def _answer_of(agent: Agent, ending: _Ending) -> FinalEvent:
@@ -107,23 +223,42 @@ class SequentialAgent:
     config: AgentConfig
     children: Sequence[Agent]
 
-    async def run(self, ctx: InvocationContext) -> AsyncGenerator[RunEvent, None]:
-        answer: FinalEvent | None = None
+    def run(self, ctx: InvocationContext) -> AsyncGenerator[RunEvent, None]:
+        return self._run(ctx, resuming=False)
+
+    def resume(self, ctx: InvocationContext) -> AsyncGenerator[RunEvent, None]:
+        return self._run(ctx, resuming=True)
+
+    async def _run(
+        self, ctx: InvocationContext, *, resuming: bool
+    ) -> AsyncGenerator[RunEvent, None]:
+        point = _resume_point(ctx, self.name)
+        answer = point.answer if point is not None else None
+        first = point.step if point is not None else 0
         escalated = False
-        for child in self.children:
+        last = len(self.children) - 1
+        for index in range(first, last + 1):
+            child = self.children[index]
             yield StatusEvent(self.name, f'running "{child.name}"')
             ending = _Ending()
-            async with aclosing(_relay(child, ctx, ending)) as events:
+            go_on = resuming and point is not None and index == first
+            async with aclosing(_relay(child, ctx, ending, resume=go_on)) as events:
                 async for event in events:
                     yield event
             if ending.interrupted is not None:
+                note = f'"{child.name}" waits for input'
+                yield await _mark(ctx, self.name, note, step=index, answer=answer, interrupted=True)
+                yield ending.interrupted
                 return
             final = _answer_of(child, ending)
             # A child that only escalated (no text) leaves the previous answer standing.
             if final.text or answer is None:
                 answer = final
-            if final.escalate:
-                escalated = True
+            escalated = final.escalate
+            done = escalated or index == last
+            note = f'"{child.name}" answered'
+            yield await _mark(ctx, self.name, note, step=index + 1, answer=answer, finished=done)
+            if escalated:
                 break
         assert answer is not None  # validation guarantees children
         for event in await _finish(ctx, self.name, self.config, answer, escalate=escalated):
@@ -140,20 +275,54 @@ class LoopAgent:
     children: Sequence[Agent]
     max_iterations: int
 
-    async def run(self, ctx: InvocationContext) -> AsyncGenerator[RunEvent, None]:
-        answer: FinalEvent | None = None
-        for iteration in range(1, self.max_iterations + 1):
+    def run(self, ctx: InvocationContext) -> AsyncGenerator[RunEvent, None]:
+        return self._run(ctx, resuming=False)
+
+    def resume(self, ctx: InvocationContext) -> AsyncGenerator[RunEvent, None]:
+        return self._run(ctx, resuming=True)
+
+    async def _run(
+        self, ctx: InvocationContext, *, resuming: bool
+    ) -> AsyncGenerator[RunEvent, None]:
+        point = _resume_point(ctx, self.name)
+        answer = point.answer if point is not None else None
+        start = (point.iteration, point.step) if point is not None else (1, 0)
+        last = len(self.children) - 1
+        for iteration in range(start[0], self.max_iterations + 1):
             yield StatusEvent(self.name, f"iteration {iteration} of {self.max_iterations}")
-            for child in self.children:
+            first = start[1] if iteration == start[0] else 0
+            for index in range(first, last + 1):
+                child = self.children[index]
                 ending = _Ending()
-                async with aclosing(_relay(child, ctx, ending)) as events:
+                go_on = resuming and point is not None and (iteration, index) == start
+                async with aclosing(_relay(child, ctx, ending, resume=go_on)) as events:
                     async for event in events:
                         yield event
                 if ending.interrupted is not None:
+                    yield await _mark(
+                        ctx,
+                        self.name,
+                        f'"{child.name}" waits for input',
+                        step=index,
+                        iteration=iteration,
+                        answer=answer,
+                        interrupted=True,
+                    )
+                    yield ending.interrupted
                     return
                 final = _answer_of(child, ending)
                 if final.text or answer is None:
                     answer = final
+                ends_round = index == last
+                yield await _mark(
+                    ctx,
+                    self.name,
+                    f'"{child.name}" answered',
+                    step=0 if ends_round else index + 1,
+                    iteration=iteration + 1 if ends_round else iteration,
+                    answer=answer,
+                    finished=final.escalate or (ends_round and iteration == self.max_iterations),
+                )
                 if final.escalate:
                     yield StatusEvent(self.name, f'"{child.name}" ended the loop')
                     assert answer is not None
@@ -327,34 +496,60 @@ class ConditionalAgent:
     on_true: Agent | None
     on_false: Agent | None
 
-    async def run(self, ctx: InvocationContext) -> AsyncGenerator[RunEvent, None]:
-        ending = _Ending()
-        async with aclosing(_relay(self.condition, ctx, ending)) as events:
-            async for event in events:
-                yield event
-        if ending.interrupted is not None:
-            return
-        verdict = _answer_of(self.condition, ending)
-        field_name = self.config.condition_field or "safe"
-        value = _condition_field(verdict, field_name, ctx.state)
-        passed = condition_holds(value, self.config.condition_value)
-        side = "true" if passed else "false"
-        target = self.on_true if passed else self.on_false
-        response = self.config.on_true_response if passed else self.config.on_false_response
-        routed = f'agent "{target.name}"' if target is not None else "the fixed response"
-        yield StatusEvent(self.name, f"{field_name} = {json.dumps(value)}: {side} -> {routed}")
+    def run(self, ctx: InvocationContext) -> AsyncGenerator[RunEvent, None]:
+        return self._run(ctx, resuming=False)
+
+    def resume(self, ctx: InvocationContext) -> AsyncGenerator[RunEvent, None]:
+        return self._run(ctx, resuming=True)
+
+    async def _run(
+        self, ctx: InvocationContext, *, resuming: bool
+    ) -> AsyncGenerator[RunEvent, None]:
+        point = _resume_point(ctx, self.name)
+        if point is not None and point.step == 1 and point.side in ("true", "false"):
+            side = point.side  # the condition answered before the run stopped
+        else:
+            ending = _Ending()
+            go_on = resuming and point is not None
+            async with aclosing(_relay(self.condition, ctx, ending, resume=go_on)) as events:
+                async for event in events:
+                    yield event
+            if ending.interrupted is not None:
+                note = f'"{self.condition.name}" waits for input'
+                yield await _mark(ctx, self.name, note, step=0, interrupted=True)
+                yield ending.interrupted
+                return
+            verdict = _answer_of(self.condition, ending)
+            field_name = self.config.condition_field or "safe"
+            value = _condition_field(verdict, field_name, ctx.state)
+            side = "true" if condition_holds(value, self.config.condition_value) else "false"
+            target = self.on_true if side == "true" else self.on_false
+            routed = f'agent "{target.name}"' if target is not None else "the fixed response"
+            note = f"{field_name} = {json.dumps(value)}: {side} -> {routed}"
+            yield StatusEvent(self.name, note)
+            yield await _mark(ctx, self.name, note, step=1, side=side, finished=target is None)
+            point = None  # the side runs from its start
+        target = self.on_true if side == "true" else self.on_false
         if target is None:
+            response = (
+                self.config.on_true_response if side == "true" else self.config.on_false_response
+            )
             answer = FinalEvent(self.name, response or "", ctx.session.id)
             for event in await _finish(ctx, self.name, self.config, answer, store_text=True):
                 yield event
             return
         ending = _Ending()
-        async with aclosing(_relay(target, ctx, ending)) as events:
+        go_on = resuming and point is not None
+        async with aclosing(_relay(target, ctx, ending, resume=go_on)) as events:
             async for event in events:
                 yield event
         if ending.interrupted is not None:
+            note = f'"{target.name}" waits for input'
+            yield await _mark(ctx, self.name, note, step=1, side=side, interrupted=True)
+            yield ending.interrupted
             return
         final = _answer_of(target, ending)
+        yield await _mark(ctx, self.name, f'"{target.name}" answered', step=2, finished=True)
         for event in await _finish(ctx, self.name, self.config, final, escalate=final.escalate):
             yield event
 

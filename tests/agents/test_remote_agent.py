@@ -27,6 +27,8 @@ from agents.runner import Runner
 from agents.sessions import InMemorySessionService
 from tests.fakes.a2a_peer import BadPeer, Peer, start_peer
 from tests.fakes.http import Response
+from tests.fakes.script import Reply
+from tests.fakes.scripted_llm import ScriptedLLM
 
 LINK = REMOTE_LINK_PREFIX + "remote"
 PATHS = ["/v1", "/v03"]
@@ -261,3 +263,47 @@ async def test_a_remote_step_that_asks_for_input_stops_the_workflow(peer: Peer) 
     end = events[-1]
     assert isinstance(end, InterruptedEvent)
     assert end.message == "Which account?"
+
+
+async def test_the_next_message_goes_on_from_the_remote_step_that_asked(peer: Peer) -> None:
+    """The answer goes to the remote step; the step before is not asked again, the one after
+    runs."""
+    config = HectorConfig.model_validate(
+        {
+            "llms": {
+                "before": {"provider": "ollama", "model": "qwen3"},
+                "after": {"provider": "ollama", "model": "qwen3"},
+            },
+            "agents": {
+                "flow": {"type": "sequential", "sub_agents": ["before", "remote", "after"]},
+                "before": {"llm": "before", "instruction": "Prepare."},
+                "remote": {"type": "remote", "url": peer.url + "/v1"},
+                "after": {"llm": "after", "instruction": "Sum up."},
+            },
+            "server": {"remote_allowed_hosts": ["127.0.0.1"]},
+        },
+        context={"env": {}},
+    )
+    llms = {
+        "before": ScriptedLLM([Reply(text="prepared")]),
+        "after": ScriptedLLM([Reply(text="summed up")]),
+    }
+    runner = Runner(config, sessions=InMemorySessionService(), llms=dict(llms))
+    asked = [e async for e in runner.run(agent="flow", user_id="u1", message="ask")]
+    question = asked[-1]
+    assert isinstance(question, InterruptedEvent)
+
+    answered = [
+        e
+        async for e in runner.run(
+            agent="flow", user_id="u1", message="savings", session_id=question.session_id
+        )
+    ]
+    await runner.aclose()
+
+    answer = answered[-1]
+    assert isinstance(answer, FinalEvent)
+    assert (answer.agent, answer.text) == ("flow", "summed up")
+    assert len(llms["before"].requests) == 1
+    remote_said = [e.text for e in answered if isinstance(e, TextDeltaEvent)]
+    assert "got: savings" in "".join(remote_said)
