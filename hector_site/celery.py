@@ -8,8 +8,8 @@ and a claim that finds the row taken does nothing.
 
 Broker: `CELERY_BROKER_URL` (Redis, RabbitMQ) when set; otherwise kombu's `filesystem://`
 transport under `<data dir>/queue`, which needs no server but only works on one machine. Beat
-runs django-celery-beat's database scheduler (its tables are in the public schema); the one
-periodic job it sends, recovery, carries no schema and visits every app itself.
+runs django-celery-beat's database scheduler (its tables are in the public schema); its periodic
+jobs (queue recovery, approval expiry) carry no schema and visit every app themselves.
 """
 
 from __future__ import annotations
@@ -74,13 +74,18 @@ class FilesystemTransport(kombu_fs.Transport):
 TRANSPORT_ALIASES["filesystem"] = "hector_site.celery:FilesystemTransport"
 
 RECOVER_EVERY_S = 60.0  # SPEC 8: stale recovery every minute (and at worker start)
+EXPIRE_APPROVALS_EVERY_S = 60.0  # an approval nobody decided in time is denied within a minute
 
 app = Celery("hector")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.beat_schedule = {
     "hector-queue-recover": {"task": "hector.queue.recover", "schedule": RECOVER_EVERY_S},
+    "hector-approvals-expire": {
+        "task": "hector.approvals.expire",
+        "schedule": EXPIRE_APPROVALS_EVERY_S,
+    },
 }
-app.conf.imports = ("apps.tasks.jobs",)
+app.conf.imports = ("apps.tasks.jobs", "apps.approvals.jobs")
 if str(app.conf.broker_url).startswith("filesystem:"):
     # Remote control would poll one more folder; the task bus already carries cancels.
     app.conf.worker_enable_remote_control = False

@@ -1,4 +1,4 @@
-"""Deciding an approval from outside the conversation (the Django admin, the Studio).
+"""Deciding an approval from outside the conversation (the Django admin, the Studio, the clock).
 
 The decision is recorded on the row, then the waiting task is nudged with a message on its own
 task id, exactly as a client's answer would arrive: the run resumes through the same path
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import UTC, datetime
 
 from django.conf import settings
 
@@ -17,11 +18,12 @@ from agents.content import DataPart
 from agents.tasks import TaskMessage
 from apps.approvals.store import PostgresApprovalStore
 from apps.tenancy.models import App
-from tools.approvals import Approval
+from tools.approvals import Approval, ApprovalNotPending
 
 logger = logging.getLogger(__name__)
 
 DECISION_TYPE = "approval_decision"
+EXPIRY_DECIDER = "timeout"  # `decided_by` of an approval nobody decided in time
 
 
 async def decide(
@@ -35,6 +37,26 @@ async def decide(
     if approval.task_id:
         await _resume(app, approval)
     return approval
+
+
+async def expire_due(app: App, *, now: datetime | None = None) -> int:
+    """Record every pending approval past its deadline as expired (SPEC 8: a denial) and
+    resume the task waiting for it, so the model hears of the denial without waiting for the
+    caller's next message. Returns how many expired here (one decided meanwhile is skipped)."""
+    store = PostgresApprovalStore(app.schema_name)
+    expired = 0
+    for approval in await store.due(now or datetime.now(UTC)):
+        try:
+            decided = await store.decide(
+                approval.id, approved=False, reason="expired", decided_by=EXPIRY_DECIDER
+            )
+        except ApprovalNotPending:
+            continue  # decided meanwhile (a person, the caller, the run of a sibling call)
+        expired += 1
+        logger.info("approval=%s app=%s expired", approval.id, app.id)
+        if decided.task_id:
+            await _resume(app, decided)
+    return expired
 
 
 async def _resume(app: App, approval: Approval) -> None:

@@ -74,6 +74,11 @@ def _pending(session_id: str) -> list[Approval]:
     return [to_domain(row) for row in rows.order_by("created_at", "id")]
 
 
+def _due(now: datetime) -> list[Approval]:
+    rows = ApprovalRow.objects.filter(state=ApprovalState.PENDING, expires_at__lte=now)
+    return [to_domain(row) for row in rows.order_by("expires_at", "id")]
+
+
 def decide_row(approval_id: str, *, approved: bool, reason: str, decided_by: str) -> Approval:
     """Move a pending row to its decision, once (the row lock orders racing deciders)."""
     with transaction.atomic():
@@ -111,6 +116,10 @@ class PostgresApprovalStore:
 
     async def pending(self, session_id: str) -> list[Approval]:
         return await in_schema(self.schema, _pending, session_id)
+
+    async def due(self, now: datetime) -> list[Approval]:
+        """Pending approvals whose deadline has passed, oldest deadline first."""
+        return await in_schema(self.schema, _due, now)
 
     async def decide(
         self, approval_id: str, *, approved: bool, reason: str = "", decided_by: str = ""

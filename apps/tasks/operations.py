@@ -35,6 +35,7 @@ from hector_site.errors import BadRequest, Conflict, NotFound
 
 __all__ = [
     "RecoveryReport",
+    "all_apps",
     "app_for_schema",
     "dead_letter_page",
     "queue_depth",
@@ -74,7 +75,8 @@ def app_for_schema(schema: str, *, fresh: bool = False) -> App | None:
     return app
 
 
-def _all_apps() -> list[App]:
+def all_apps() -> list[App]:
+    """Every app (tenant), for the jobs that visit them all."""
     with schema_context("public"):
         return list(App.objects.tenants().order_by("id"))
 
@@ -146,7 +148,7 @@ def recover_app(app: App, *, grace_s: float | None = None) -> RecoveryReport:
 def recover_all(*, grace_s: float | None = None) -> RecoveryReport:
     """Recovery for every app; an app that fails (dropped meanwhile) does not stop the rest."""
     released = republished = 0
-    for app in _all_apps():
+    for app in all_apps():
         try:
             report = recover_app(app, grace_s=grace_s)
         except Exception:
@@ -209,7 +211,7 @@ def queue_stats(app: App | None = None) -> dict[str, Any]:
     age; retries; dead letters; completions over the last minute."""
     now = timezone.now()
     per_app = []
-    for each in [app] if app is not None else _all_apps():
+    for each in [app] if app is not None else all_apps():
         try:
             per_app.append(_app_stats(each, now))
         except Exception:
@@ -292,7 +294,7 @@ def dead_letter_page(
 ) -> tuple[list[dict[str, Any]], str]:
     """Dead letters, newest first within each app, apps in id order. `app` None: every app."""
     after = _decode_token(page_token) if page_token else None
-    apps = [app] if app is not None else _all_apps()
+    apps = [app] if app is not None else all_apps()
     if after is not None:
         apps = [a for a in apps if a.id >= after[0]]
     entries: list[dict[str, Any]] = []

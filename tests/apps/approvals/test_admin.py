@@ -3,62 +3,16 @@ waiting for the decision resumes through the same path as a client's answer."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.test import Client
-from django_tenants.utils import schema_context
 
-from apps.approvals.models import Approval
-from apps.tasks.runtime import override_runtime
 from apps.tasks.service import TaskService
 from apps.tenancy.models import App
-from tests.apps.tasks.helpers import drive, user_message
-from tests.factories import make_app
-from tests.fakes.script import Reply, ScriptedToolCall
+from tests.apps.approvals.conftest import CALLS, approval_of
+from tests.apps.tasks.helpers import drive
 from tests.fakes.scripted_llm import ScriptedLLM
-from tools import tool
-
-CALLS: list[str] = []
-
-
-@tool
-def deploy(target: str) -> str:
-    """Deploy.
-
-    Args:
-        target: where to.
-    """
-    CALLS.append(target)
-    return f"deployed to {target}"
-
-
-CONFIG: dict[str, Any] = {
-    "llms": {"default": {"provider": "ollama", "model": "qwen3", "base_url": "http://127.0.0.1:9"}},
-    "agents": {"ops": {"llm": "default", "instruction": "Operate.", "tools": ["deploy"]}},
-    "tools": {"deploy": {"type": "function", "handler": "deploy", "require_approval": True}},
-}
-
-
-@pytest.fixture
-def app(db: None, task_bus: None) -> App:
-    created, _ = make_app(name="approvals", app_id="approvals-admin", config=CONFIG)
-    return created
-
-
-@pytest.fixture
-def paused(app: App) -> Iterator[tuple[str, ScriptedLLM]]:
-    """A task of `app` waiting for approval of `deploy(prod)`."""
-    CALLS.clear()
-    call = ScriptedToolCall("deploy", {"target": "prod"}, "c1")
-    llm = ScriptedLLM([Reply(tool_calls=[call]), Reply(text="deployed, all good")])
-    with override_runtime(app.id, llms={"default": llm}, tools={"deploy": deploy}):
-        task = drive(
-            lambda: TaskService(app).send(agent="ops", user_id="alice", message=user_message("go"))
-        )
-        assert task.status.state == "input-required"
-        yield task.id, llm
 
 
 @pytest.fixture
@@ -66,11 +20,6 @@ def studio(anon_client: Client, admin_secret: str, app: App) -> Client:
     assert anon_client.post("/studio/login/", {"secret": admin_secret}).status_code == 302
     assert anon_client.post("/studio/apps/select/", {"app": app.id}).status_code == 302
     return anon_client
-
-
-def approval_of(app: App, task_id: str) -> Approval:
-    with schema_context(app.schema_name):
-        return Approval.objects.get(task_id=task_id)
 
 
 def act(studio: Client, action: str, *ids: str) -> Any:
