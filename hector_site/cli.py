@@ -19,6 +19,7 @@ from hector_site.flags import (
     WORKER_FLAGS,
     check_auth_flags,
     export_flags,
+    flag_value,
 )
 
 USAGE = """usage: hector <command> [options]
@@ -151,6 +152,14 @@ def _django(command: str, rest: list[str], *, prog: str) -> int:
         # These processes have workers to hand runs to (their own, or `hector worker`s on the
         # shared broker); anything else started from this project runs them itself.
         os.environ.setdefault("HECTOR_QUEUE_DISPATCH", "celery")
+    if command == "serve" and not flag_value("no-worker"):
+        # Before anything imports prometheus_client: its workers' series join its /metrics.
+        from pathlib import Path
+
+        from hector_site import metrics_dir
+
+        data_dir = flag_value("data-dir") or ".hector"
+        metrics_dir.prepare(Path(data_dir).expanduser().resolve())
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hector_site.settings")
     from hector_site.database_url import DatabaseUrlError
 

@@ -6,3 +6,9 @@ class ObservabilityConfig(AppConfig):
 
     name = "apps.observability"
     label = "observability"
+
+    def ready(self) -> None:
+        from apps.observability import metrics
+
+        if not any(isinstance(c, metrics.AppsCollector) for c in metrics.collectors()):
+            metrics.register(metrics.AppsCollector())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -10,8 +11,11 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django_prometheus.exports import ExportToDjangoView
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
-from hector_site import __version__
+from apps.observability import metrics as observed
+from hector_site import __version__, metrics_dir
 from hector_site.errors import json_error
 
 logger = logging.getLogger(__name__)
@@ -77,6 +81,14 @@ def health(request: HttpRequest) -> JsonResponse:
 
 
 def metrics(request: HttpRequest) -> HttpResponse:
+    """This process's series; with `PROMETHEUS_MULTIPROC_DIR` (serve and its workers), every
+    process's, summed, plus the collectors that read the database."""
     if not settings.HECTOR_METRICS:
         return json_error(404, "Not found")
-    return ExportToDjangoView(request)
+    if not os.environ.get(metrics_dir.ENV):
+        return ExportToDjangoView(request)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)
+    for collector in observed.collectors():
+        registry.register(collector)
+    return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

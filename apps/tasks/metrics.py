@@ -1,7 +1,8 @@
 """`hector_queue_*` series (SPEC 14), observed in the process where the event happens.
 
-Runs of a worker count in that worker's process; `hector_queue_depth` is read from the rows, so
-every web process reports the whole queue (`apps.tasks.operations.queue_depth`, cached 15 s).
+Runs of a worker count in that worker's process, and reach the /metrics of the server that
+started it (`hector_site.metrics_dir`); `hector_queue_depth` is read from the rows, so every web
+process reports the whole queue (`apps.tasks.operations.queue_depth`, cached 15 s).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import logging
 import time
 from collections.abc import Iterable
 
-from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client import Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -101,7 +102,9 @@ _collector: QueueDepthCollector | None = None
 
 def register_depth_collector() -> None:
     """Once per process (the web process's /metrics reads it)."""
+    from apps.observability.metrics import register
+
     global _collector
     if _collector is None:
         _collector = QueueDepthCollector()
-        REGISTRY.register(_collector)
+        register(_collector)
