@@ -212,22 +212,32 @@ async def _finish(
     return (*events, final)
 
 
-# --- sequential and loop --------------------------------------------------------------------
+class _Resumable:
+    """A workflow that stores its progress: `run` and `resume` walk its children the same way;
+    resuming, the child that stopped goes on with its own invocation (`_relay(resume=True)`)."""
 
-
-@dataclass(frozen=True, slots=True)
-class SequentialAgent:
-    """Children in order on one context; stops early when one escalates (or fails)."""
-
-    name: str
-    config: AgentConfig
-    children: Sequence[Agent]
+    __slots__ = ()
 
     def run(self, ctx: InvocationContext) -> AsyncGenerator[RunEvent, None]:
         return self._run(ctx, resuming=False)
 
     def resume(self, ctx: InvocationContext) -> AsyncGenerator[RunEvent, None]:
         return self._run(ctx, resuming=True)
+
+    def _run(self, ctx: InvocationContext, *, resuming: bool) -> AsyncGenerator[RunEvent, None]:
+        raise NotImplementedError
+
+
+# --- sequential and loop --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SequentialAgent(_Resumable):
+    """Children in order on one context; stops early when one escalates (or fails)."""
+
+    name: str
+    config: AgentConfig
+    children: Sequence[Agent]
 
     async def _run(
         self, ctx: InvocationContext, *, resuming: bool
@@ -266,7 +276,7 @@ class SequentialAgent:
 
 
 @dataclass(frozen=True, slots=True)
-class LoopAgent:
+class LoopAgent(_Resumable):
     """Children in order, again and again, until `max_iterations` or a child escalates
     (`exit_loop`). The escalation is the loop's own business: it does not go further up."""
 
@@ -274,12 +284,6 @@ class LoopAgent:
     config: AgentConfig
     children: Sequence[Agent]
     max_iterations: int
-
-    def run(self, ctx: InvocationContext) -> AsyncGenerator[RunEvent, None]:
-        return self._run(ctx, resuming=False)
-
-    def resume(self, ctx: InvocationContext) -> AsyncGenerator[RunEvent, None]:
-        return self._run(ctx, resuming=True)
 
     async def _run(
         self, ctx: InvocationContext, *, resuming: bool
@@ -486,7 +490,7 @@ async def _stop(tasks: Sequence[asyncio.Task[None]]) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class ConditionalAgent:
+class ConditionalAgent(_Resumable):
     """Runs `condition`, reads `condition_field`, then one side: an agent, or a fixed response
     given verbatim without any LLM call (SPEC 4.2)."""
 
@@ -495,12 +499,6 @@ class ConditionalAgent:
     condition: Agent
     on_true: Agent | None
     on_false: Agent | None
-
-    def run(self, ctx: InvocationContext) -> AsyncGenerator[RunEvent, None]:
-        return self._run(ctx, resuming=False)
-
-    def resume(self, ctx: InvocationContext) -> AsyncGenerator[RunEvent, None]:
-        return self._run(ctx, resuming=True)
 
     async def _run(
         self, ctx: InvocationContext, *, resuming: bool

@@ -15,24 +15,12 @@ from agents.content import DataPart, TextPart, ToolResultPart
 from agents.events import ErrorEvent, FinalEvent, InterruptedEvent, RunEvent, ToolResultEvent
 from agents.runner import Runner
 from agents.sessions import InMemorySessionService
+from tests.fakes.deploy import DEPLOYED as CALLS
+from tests.fakes.deploy import deploy
 from tests.fakes.script import Reply, ScriptedToolCall
 from tests.fakes.scripted_llm import ScriptedLLM
-from tools import tool
 from tools.approvals import InMemoryApprovalStore
 from tools.builtin import BuiltinEnvironment, InMemoryMemoryStore
-
-CALLS: list[str] = []
-
-
-@tool
-def deploy(target: str) -> str:
-    """Deploy the service.
-
-    Args:
-        target: where to.
-    """
-    CALLS.append(target)
-    return f"deployed to {target}"
 
 
 def make(

@@ -11,23 +11,10 @@ from agents.events import ErrorEvent, FinalEvent, InterruptedEvent, RunEvent, St
 from agents.runner import Runner
 from agents.sessions import InMemorySessionService
 from agents.workflow import is_progress
+from tests.fakes.deploy import DEPLOYED, deploy
 from tests.fakes.script import Failure, Reply, ScriptedToolCall, Step
 from tests.fakes.scripted_llm import ScriptedLLM
-from tools import tool
 from tools.approvals import InMemoryApprovalStore
-
-DEPLOYED: list[str] = []
-
-
-@tool
-def deploy(target: str) -> str:
-    """Deploy the service.
-
-    Args:
-        target: where to.
-    """
-    DEPLOYED.append(target)
-    return f"deployed to {target}"
 
 
 def build(

@@ -16,24 +16,12 @@ from apps.tenancy.models import App
 from tests.apps.tasks.conftest import task_bus
 from tests.apps.tasks.helpers import drive, user_message
 from tests.factories import make_app
+from tests.fakes.deploy import DEPLOYED as CALLS
+from tests.fakes.deploy import deploy
 from tests.fakes.script import Reply, ScriptedToolCall
 from tests.fakes.scripted_llm import ScriptedLLM
-from tools import tool
 
 __all__ = ["task_bus"]
-
-CALLS: list[str] = []
-
-
-@tool
-def deploy(target: str) -> str:
-    """Deploy.
-
-    Args:
-        target: where to.
-    """
-    CALLS.append(target)
-    return f"deployed to {target}"
 
 
 CONFIG: dict[str, Any] = {

@@ -28,13 +28,13 @@ from tests.apps.studio.conftest import (
 from tests.apps.tasks.helpers import drive, user_message
 from tests.factories import make_app
 from tests.fakes.a2a_peer import start_peer
+from tests.fakes.deploy import DEPLOYED as CALLS
+from tests.fakes.deploy import deploy
 from tests.fakes.script import Reply, ScriptedToolCall
 from tests.fakes.scripted_llm import ScriptedLLM
-from tools import tool
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
-CALLS: list[str] = []
 
 CONFIG: dict[str, Any] = {
     "llms": {"default": {"provider": "ollama", "model": "qwen3", "base_url": "http://127.0.0.1:9"}},
@@ -53,17 +53,6 @@ PLAN = {
     ],
     "overwrite": True,
 }
-
-
-@tool
-def deploy(target: str) -> str:
-    """Deploy the service.
-
-    Args:
-        target: where to.
-    """
-    CALLS.append(target)
-    return f"deployed to {target}"
 
 
 @pytest.fixture(scope="module")
